@@ -1,0 +1,221 @@
+"""The book's one plotting style: every figure of every chapter goes through these helpers.
+
+Conventions
+-----------
+* Simulations are solid lines (seed mean) with a shaded band of +- one standard error of the
+  mean when there is more than one seed; theory (closed forms, ODEs) is dashed; predicted
+  power laws are thin dotted guides drawn only over the window where they are claimed.
+* No titles: a figure's caption lives in the notebook cell's metadata / the chapter text.
+* Axis labels are lowercase apart from symbols; ``set_labels`` applies that and the helpers
+  ``ALPHA`` / ``EPS_G`` hold the two labels almost every figure needs.
+* ``save(fig, name)`` writes ``figures/<name>.png`` and ``figures/<name>.svg`` (deterministic
+  metadata, so re-running a chapter does not produce spurious diffs).
+
+Typical use::
+
+    from twolayer import plotting as tp
+    fig, ax = tp.new_figure()
+    tp.plot_sim(ax, curve, label="sgd")
+    tp.plot_theory(ax, alpha, eps, label="ode")
+    tp.loglog(ax)
+    tp.set_labels(ax, tp.ALPHA, tp.EPS_G)
+    ax.legend()
+    tp.save(fig, "quickstart")
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+from pathlib import Path
+
+import matplotlib as mpl
+import matplotlib.pyplot as plt
+import numpy as np
+
+__all__ = [
+    "ALPHA",
+    "EPS_G",
+    "PALETTE",
+    "RC",
+    "color",
+    "figures_dir",
+    "loglog",
+    "new_figure",
+    "plot_sim",
+    "plot_theory",
+    "save",
+    "set_labels",
+    "slope_guide",
+    "style",
+]
+
+#: Okabe-Ito colour-blind-safe palette (black last: reserved for references / guides).
+PALETTE = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#F0E442", "#000000")
+
+ALPHA = r"$\alpha$"
+EPS_G = r"$\epsilon_g$"
+
+#: rcParams of the house style.
+RC = {
+    "figure.figsize": (4.2, 3.0),
+    "figure.dpi": 110,
+    "savefig.dpi": 200,
+    "savefig.bbox": "tight",
+    "savefig.pad_inches": 0.03,
+    "font.size": 10,
+    "axes.labelsize": 11,
+    "axes.titlesize": 10,
+    "legend.fontsize": 8.5,
+    "xtick.labelsize": 8.5,
+    "ytick.labelsize": 8.5,
+    "axes.prop_cycle": mpl.cycler(color=list(PALETTE)),
+    "axes.spines.top": False,
+    "axes.spines.right": False,
+    "axes.grid": False,
+    "lines.linewidth": 1.6,
+    "legend.frameon": False,
+    "legend.handlelength": 2.4,
+    "mathtext.fontset": "cm",
+    "svg.fonttype": "path",
+    "svg.hashsalt": "twolayer",
+    "image.cmap": "viridis",
+}
+
+
+class style:
+    """Apply the house style.
+
+    Calling ``style()`` sets the rcParams globally (what a notebook wants); used as a context
+    manager, ``with style(): ...``, the previous rcParams are restored on exit.
+    """
+
+    def __init__(self, **overrides):
+        self._saved = dict(mpl.rcParams.copy())
+        self._saved.pop("backend", None)  # as in matplotlib.rc_context: never switch backends
+        mpl.rcParams.update(RC)
+        mpl.rcParams.update(overrides)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            mpl.rcParams.update(self._saved)
+        return False
+
+
+def color(i: int) -> str:
+    """The i-th colour of the palette (cycling)."""
+    return PALETTE[i % len(PALETTE)]
+
+
+def new_figure(ncols: int = 1, nrows: int = 1, width: float | None = None,
+               height: float | None = None, **subplot_kw):
+    """A styled figure with ``nrows x ncols`` panels; returns ``(fig, ax)`` (``ax`` an array
+    when there is more than one panel).  Default panel size 4.2 x 3.0 inches."""
+    style()
+    w0, h0 = RC["figure.figsize"]
+    width = w0 * ncols if width is None else width
+    height = h0 * nrows if height is None else height
+    subplot_kw.setdefault("squeeze", True)
+    fig, ax = plt.subplots(nrows, ncols, figsize=(width, height), layout="constrained", **subplot_kw)
+    return fig, ax
+
+
+def _lower_first(text: str) -> str:
+    if not text or text.startswith("$"):
+        return text
+    return text[0].lower() + text[1:]
+
+
+def set_labels(ax, xlabel: str | None = None, ylabel: str | None = None) -> None:
+    """Set axis labels in the house style (first letter lowercase unless it is math)."""
+    if xlabel is not None:
+        ax.set_xlabel(_lower_first(xlabel))
+    if ylabel is not None:
+        ax.set_ylabel(_lower_first(ylabel))
+
+
+def loglog(ax) -> None:
+    """Both axes logarithmic, with unobtrusive minor ticks."""
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.tick_params(which="minor", length=2)
+
+
+def plot_theory(ax, alpha, eps=None, label: str | None = None, color: str | None = None, **kw):
+    """A theory curve: dashed.  ``alpha`` may also be a ``LearningCurve`` (its seed mean is used)."""
+    if eps is None:
+        alpha, eps = alpha.alpha, alpha.mean
+    kw.setdefault("linestyle", "--")
+    kw.setdefault("linewidth", 1.6)
+    (line,) = ax.plot(np.asarray(alpha), np.asarray(eps), label=label, color=color, **kw)
+    return line
+
+
+def plot_sim(ax, curve, label: str | None = None, color: str | None = None, band: bool = True, **kw):
+    """A simulation ``LearningCurve``: solid seed mean, shaded +- sem band when n_seeds > 1.
+
+    On a log y-axis the lower band edge is clipped to stay positive.
+    """
+    mean, sem = curve.mean, curve.sem
+    kw.setdefault("linestyle", "-")
+    (line,) = ax.plot(curve.alpha, mean, label=label, color=color, **kw)
+    if band and curve.n_seeds > 1:
+        lo = mean - sem
+        floor = np.where(mean > 0, mean * 1e-3, 0.0)
+        lo = np.maximum(lo, floor)
+        ax.fill_between(curve.alpha, lo, mean + sem, color=line.get_color(), alpha=0.25,
+                        linewidth=0)
+    return line
+
+
+def slope_guide(ax, x0: float, x1: float, y0: float, slope: float, label: str | None = None,
+                color: str = "0.25", text_offset: float = 0.7, **kw):
+    """Draw the power law ``y = y0 (x / x0)**slope`` over its window ``[x0, x1]`` (dotted).
+
+    ``label`` (e.g. ``r"$\\alpha^{-1/2}$"``) is written at the middle of the segment, shifted by
+    the factor ``text_offset`` in y (suited to log axes): below the guide for ``text_offset < 1``
+    (the default, for a guide drawn under the data), above it for ``text_offset > 1``.
+    """
+    if not 0 < x0 < x1:
+        raise ValueError(f"need 0 < x0 < x1, got x0={x0}, x1={x1}")
+    x = np.geomspace(x0, x1, 32)
+    y = y0 * (x / x0) ** slope
+    kw.setdefault("linestyle", ":")
+    kw.setdefault("linewidth", 1.3)
+    (line,) = ax.plot(x, y, color=color, **kw)
+    if label:
+        xm = np.sqrt(x0 * x1)
+        ym = y0 * (xm / x0) ** slope
+        below = text_offset < 1
+        # put the text on the side where the segment moves away from it
+        ha = "right" if (slope < 0) == below else "left"
+        ax.annotate(label, (xm, ym * text_offset), color=color, ha=ha,
+                    va="top" if below else "bottom",
+                    fontsize=mpl.rcParams["legend.fontsize"])
+    return line
+
+
+def figures_dir() -> Path:
+    """Where ``save`` writes: ``$TWOLAYER_FIGURES`` if set; else ``figures/`` at the book root
+    when the package is used from the repository (editable install); else ``./figures``."""
+    env = os.environ.get("TWOLAYER_FIGURES")
+    if env:
+        return Path(env)
+    root = Path(__file__).resolve().parents[2]
+    if (root / "_config.yml").is_file():
+        return root / "figures"
+    return Path.cwd() / "figures"
+
+
+def save(fig, name: str) -> tuple[Path, Path]:
+    """Write ``<figures_dir>/<name>.png`` and ``.svg``; returns both paths."""
+    out = figures_dir()
+    out.mkdir(parents=True, exist_ok=True)
+    png, svg = out / f"{name}.png", out / f"{name}.svg"
+    fig.savefig(png, metadata={"Software": None})
+    fig.savefig(svg, metadata={"Date": None, "Creator": None})
+    return png, svg

@@ -1,0 +1,76 @@
+#!/usr/bin/env bash
+# Install (idempotent), then run
+#   1. python -m pytest tests          unit tests, notebook/source consistency, book render
+#   2. python -m pytest --nbval ...    strict nbval: re-execute chapters/*.ipynb and compare
+#                                      every output with the committed reference
+# and print a summary.  Exits non-zero if anything failed or if no test ran at all.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+
+bash scripts/install.sh || { echo "test.sh: install failed"; exit 1; }
+
+PY="${PYTHON:-$(command -v python || command -v python3)}"
+logdir=$(mktemp -d)
+trap 'rm -rf "$logdir"' EXIT
+start=$(date +%s)
+
+# counts <log>: "passed failed" from pytest's closing line (errors count as failed)
+counts() {
+    local line p f e
+    line=$(grep -E '^=+ .* in [0-9.]+s' "$1" | tail -n 1)
+    p=$(grep -oE '[0-9]+ passed' <<<"$line" | grep -oE '[0-9]+' || true)
+    f=$(grep -oE '[0-9]+ failed' <<<"$line" | grep -oE '[0-9]+' || true)
+    e=$(grep -oE '[0-9]+ errors?' <<<"$line" | grep -oE '[0-9]+' || true)
+    echo "${p:-0} $(( ${f:-0} + ${e:-0} ))"
+}
+
+failed_steps=()
+total_pass=0
+total_fail=0
+ran_any=0
+
+run_step() {  # run_step <name> <cmd...>
+    local name=$1; shift
+    local log="$logdir/$name.log"
+    echo
+    echo "=== test.sh: $name: $*"
+    "$@" 2>&1 | tee "$log"
+    local rc=${PIPESTATUS[0]}
+    read -r p f < <(counts "$log")
+    total_pass=$((total_pass + p))
+    total_fail=$((total_fail + f))
+    if [ "$rc" -eq 5 ]; then
+        echo "=== test.sh: $name: no tests collected"
+    elif [ "$rc" -ne 0 ]; then
+        failed_steps+=("$name (exit $rc)")
+        ran_any=1
+    else
+        ran_any=1
+    fi
+}
+
+run_step unit-and-render "$PY" -m pytest tests
+
+shopt -s nullglob
+notebooks=(chapters/*.ipynb)
+shopt -u nullglob
+if [ ${#notebooks[@]} -gt 0 ]; then
+    run_step nbval "$PY" -m pytest --nbval --nbval-current-env -p no:cacheprovider \
+        --nbval-sanitize-with tests/nbval_sanitize.cfg "${notebooks[@]}"
+else
+    echo "=== test.sh: nbval: no chapters/*.ipynb"
+fi
+
+end=$(date +%s)
+echo
+echo "=== test.sh summary ($((end - start)) s)"
+if [ "$ran_any" -eq 0 ]; then
+    echo "test.sh: FAILED: no test ran"
+    exit 1
+fi
+if [ ${#failed_steps[@]} -gt 0 ]; then
+    echo "failed steps: ${failed_steps[*]}"
+    echo "summary: $total_pass passed, $total_fail failed"
+    exit 1
+fi
+echo "summary: $total_pass passed, $total_fail failed"

@@ -1,0 +1,216 @@
+"""The book renders: build it (without execution) from the committed reference notebooks and
+open every page in headless Chromium.
+
+Checks per page: MathJax typeset all math (``mjx-container`` present when the page has math, no
+raw ``\\(``/``\\[``/``$$``/``$..$`` left in the text, no MathJax errors), every ``<img>``
+loaded in the browser (naturalWidth > 0) and is a valid PNG/SVG/JPEG on disk, no cell error or
+stderr output is shown.  Screenshots of the intro and the quickstart go to
+``_build/screenshots/`` for humans.
+
+The main build (``scripts/build_book.sh``) reads ``chapters/*.md`` and executes them; this test
+builds from ``chapters/*.ipynb`` instead (a temporary copy of ``_config.yml`` with execution
+off and the .md chapters excluded), so it shows exactly the committed reference outputs.
+"""
+
+from __future__ import annotations
+
+import html
+import os
+import re
+import subprocess
+import sys
+from html.parser import HTMLParser
+from pathlib import Path
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
+SCREENSHOTS = ROOT / "_build" / "screenshots"
+
+PROBE = """
+<script>
+window.addEventListener("load", function () {
+  function mark() {
+    document.querySelectorAll("img").forEach(function (im) {
+      im.setAttribute("data-probe-size", im.complete ? im.naturalWidth + "x" + im.naturalHeight : "incomplete");
+    });
+    document.body.setAttribute("data-probe", "done");
+  }
+  if (window.MathJax && MathJax.startup && MathJax.startup.promise) {
+    MathJax.startup.promise.then(mark, function (e) { document.body.setAttribute("data-probe-error", String(e)); mark(); });
+  } else {
+    mark();
+  }
+});
+</script>
+"""
+
+
+def _jupyter_book() -> list[str]:
+    """The jupyter-book CLI of this Python (not whatever `jupyter-book` is first on PATH)."""
+    code = ("import sys; from jupyter_book.cli.main import main; "
+            "sys.argv[0] = 'jupyter-book'; main()")
+    return [sys.executable, "-c", code]
+
+
+def _toc_files(node) -> list[str]:
+    out = []
+    if isinstance(node, dict):
+        for k, v in node.items():
+            if k in ("file", "root") and isinstance(v, str):
+                out.append(v)
+            else:
+                out.extend(_toc_files(v))
+    elif isinstance(node, list):
+        for v in node:
+            out.extend(_toc_files(v))
+    return out
+
+
+PAGES = _toc_files(yaml.safe_load((ROOT / "_toc.yml").read_text()))
+
+
+def _chromium(args: list[str], user_dir: Path, timeout=120) -> subprocess.CompletedProcess:
+    cmd = [
+        CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
+        "--no-first-run", "--disable-background-networking", "--disable-component-update",
+        "--disable-sync", "--disable-extensions", "--hide-scrollbars", "--mute-audio",
+        f"--user-data-dir={user_dir}", "--virtual-time-budget=15000", *args,
+    ]
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+
+
+@pytest.fixture(scope="session")
+def built_book(tmp_path_factory):
+    """Build the book without execution from the reference notebooks; return the html dir."""
+    if not Path(CHROMIUM).is_file():
+        pytest.fail(f"{CHROMIUM} not found (apt-get install -y chromium, or set CHROMIUM)")
+    out = tmp_path_factory.mktemp("book")
+    cfg = yaml.safe_load((ROOT / "_config.yml").read_text())
+    cfg.setdefault("execute", {})["execute_notebooks"] = "off"
+    excl = [p for p in cfg.get("exclude_patterns", []) if p != "chapters/*.ipynb"]
+    cfg["exclude_patterns"] = excl + ["chapters/*.md"]
+    conf = out / "_config.yml"
+    conf.write_text(yaml.safe_dump(cfg, sort_keys=False))
+    res = subprocess.run(
+        [*_jupyter_book(), "build", str(ROOT), "--path-output", str(out), "--config", str(conf),
+         "-W", "-n", "--keep-going"],
+        capture_output=True, text=True, timeout=600,
+    )
+    log = res.stdout[-6000:] + res.stderr[-4000:]
+    assert res.returncode == 0, "book build (no execution) failed:\n" + log
+    assert "WARNING" not in res.stdout + res.stderr, log
+    html_dir = out / "_build" / "html"
+    assert (html_dir / "index.html").is_file(), log
+    return html_dir
+
+
+class _Text(HTMLParser):
+    """Visible prose text (outside code, scripts, styles and MathJax output) and img tags."""
+
+    SKIP = {"script", "style", "pre", "code", "mjx-container", "textarea", "noscript", "svg"}
+
+    def __init__(self):
+        super().__init__(convert_charrefs=True)
+        self.depth = 0
+        self.stack: list[str] = []
+        self.text: list[str] = []
+        self.imgs: list[dict] = []
+
+    def handle_starttag(self, tag, attrs):
+        if tag == "img":
+            self.imgs.append(dict(attrs))
+            return
+        if tag in ("br", "hr", "meta", "link", "input", "source", "wbr"):
+            return
+        self.stack.append(tag)
+        if tag in self.SKIP:
+            self.depth += 1
+
+    def handle_endtag(self, tag):
+        if tag not in self.stack:
+            return
+        while self.stack:
+            t = self.stack.pop()
+            if t in self.SKIP:
+                self.depth -= 1
+            if t == tag:
+                break
+
+    def handle_data(self, data):
+        if self.depth == 0:
+            self.text.append(data)
+
+
+def _valid_image(path: Path) -> bool:
+    head = path.read_bytes()[:512]
+    if head.startswith(b"\x89PNG\r\n\x1a\n") or head.startswith(b"\xff\xd8\xff"):
+        return True
+    if head.startswith((b"GIF87a", b"GIF89a")):
+        return True
+    return b"<svg" in path.read_bytes()[:4096]
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_page_renders(built_book, page, tmp_path):
+    page_html = built_book / f"{page}.html"
+    assert page_html.is_file(), f"{page}.html was not built"
+    static = page_html.read_text(encoding="utf-8")
+
+    # a probed copy next to the page (relative links keep working)
+    probe = page_html.with_name(f"_probe_{page_html.name}")
+    probe.write_text(static.replace("</body>", PROBE + "</body>"), encoding="utf-8")
+    res = _chromium(["--dump-dom", probe.as_uri()], tmp_path / "chromium")
+    dom = res.stdout
+    assert 'data-probe="done"' in dom, (
+        f"{page}: page did not finish loading\n" + res.stderr[-2000:]
+    )
+    err = re.search(r'data-probe-error="[^"]*"', dom)
+    assert err is None, f"{page}: MathJax startup failed: {err.group(0) if err else ''}"
+
+    # no cell errors / tracebacks / stderr shown
+    for marker in ("output traceback", "output error", "output stderr", "Traceback (most recent call last)"):
+        assert marker not in dom, f"{page}: rendered page contains {marker!r}"
+
+    # math typeset by the local MathJax
+    has_math = 'class="math' in static
+    if has_math:
+        assert "<mjx-container" in dom, f"{page}: math present but not typeset by MathJax"
+        assert "<mjx-merror" not in dom and "data-mjx-error=" not in dom, f"{page}: MathJax error"
+    assert re.search(r'<script[^>]+src="[^"]*_static/mathjax/tex-chtml\.js"', static), (
+        f"{page}: MathJax is not loaded from the local _static/mathjax"
+    )
+    parser = _Text()
+    parser.feed(dom)
+    text = html.unescape("".join(parser.text))
+    for raw in (r"\(", r"\)", r"\[", r"\]", "$$"):
+        assert raw not in text, f"{page}: raw math delimiter {raw!r} left in the text"
+    single = re.search(r"\$[^$\n]{1,200}\$", text)
+    assert single is None, f"{page}: untypeset $...$ math: {single.group(0)!r}"
+
+    # images: loaded in the browser and valid on disk
+    for img in parser.imgs:
+        src = img.get("src", "")
+        assert src, f"{page}: <img> without src"
+        size = img.get("data-probe-size", "")
+        assert re.fullmatch(r"[1-9]\d*x[1-9]\d*", size), f"{page}: image {src} did not load ({size!r})"
+        if src.startswith("data:"):
+            continue
+        assert not re.match(r"[a-z]+://", src), f"{page}: image {src} is not local"
+        path = (page_html.parent / src.split("#")[0].split("?")[0]).resolve()
+        assert path.is_file(), f"{page}: image file {path} missing"
+        assert _valid_image(path), f"{page}: {path} is not a valid image"
+    probe.unlink()
+
+    # chapters built from the reference notebooks show their outputs
+    if page.startswith("chapters/"):
+        assert "cell_output" in static, f"{page}: no cell outputs rendered"
+
+    if page in ("intro", "chapters/00_quickstart"):
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        shot = SCREENSHOTS / (Path(page).name + ".png")
+        res = _chromium(["--window-size=1280,2000", f"--screenshot={shot}", page_html.as_uri()],
+                        tmp_path / "chromium-shot")
+        assert shot.is_file() and shot.read_bytes().startswith(b"\x89PNG"), res.stderr[-2000:]
