@@ -1,0 +1,500 @@
+#!/usr/bin/env python
+"""Speed of the compiled SGD engine, measured as ratios against baselines in the same run.
+
+Setting: N = 1024, K = M = 2, erf, sum readout, beta = 1, eta = 0.1, sigma_J = 0.01, one seed,
+for L = 1 and L = N = 1024.  For each L the script times, in interleaved rounds (one block of
+each kind per round, so that a change in machine load hits all of them alike):
+
+  t_step     one SGD step of the engine, ``twolayer.sgd.simulate_seed`` (input draw included)
+  t_rng      one call ``rng.standard_normal(N)`` of NumPy's default generator
+  t_rng_bulk one row of N normals drawn in bulk, ``rng.standard_normal(out=(1000, N))`` (info)
+  t_torch    one step of a plain per-step PyTorch loop (float64, 1 thread, autograd)
+  t_ref      one ``twolayer.sgd.reference_step`` on a pre-drawn input
+  t_ref_loop one NumPy SGD step: ``rng.standard_normal(N) * sqrt_lam`` + ``reference_step``
+
+Every timing is the median over rounds of (block wall time / block steps); every ratio is the
+median over rounds of the ratio within a round.  Process CPU time is recorded alongside and the
+same ratios are also printed from it (they do not see other jobs competing for the cores).  Then
+multi-seed throughput: wall time of ``simulate(cfg, seeds=range(4), workers=1)`` against
+``workers=2``, with the CPU time / wall time of the two-worker run (about 2 when both cores
+were free, about 1 when another job held one of them).
+
+Correctness checks (these, not the timings, set the exit status):
+  * exact:        the torch loop fed the engine's own inputs (``InputStream.draw``) from the same
+                  initial weights ends at the engine's J up to round-off;
+  * statistical:  the torch loop with its own ``torch.randn`` inputs gives eps_g(alpha) inside the
+                  spread of an ensemble of engine runs with the same initial weights and other
+                  input seeds; as a control, an engine run with eta * 1.5 must be rejected;
+  * determinism:  ``simulate`` returns identical curves with workers=1 and workers=2.
+
+No timing is asserted: targets (t_step / t_rng <= 0.5, t_torch / t_step >= 20) are reported.
+
+    python benchmarks/bench_sgd.py [--quick] [--json out.json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as _dt
+import gc
+import json
+import math
+import os
+import platform
+import statistics
+import sys
+import time
+
+import numpy as np
+
+try:
+    import twolayer  # noqa: F401
+except ImportError:  # not installed: use the source tree
+    sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+
+import numba
+
+from twolayer.config import Config
+from twolayer.data import coordinate_eigenvalues
+from twolayer.models import init_weights, weights_eps_g
+from twolayer.sgd import InputStream, reference_step, simulate, simulate_seed
+
+try:
+    import torch
+except ImportError:  # pragma: no cover - torch is in the "test" extra
+    torch = None
+
+TARGET_STEP_OVER_RNG = 0.5
+TARGET_TORCH_OVER_STEP = 20.0
+N_MULTI_SEEDS = 4
+
+MODES = {
+    "full": dict(
+        rounds=7, engine_steps=500_000, rng_calls=20_000, bulk_rows=20_000, torch_steps=2_000,
+        torch_warmup=300, ref_steps=10_000, exact_steps=2048, check_alpha=(1, 2, 5, 10, 20),
+        check_seeds=64, multi_alpha=200.0, multi_rounds=3,
+    ),
+    "quick": dict(
+        rounds=5, engine_steps=100_000, rng_calls=10_000, bulk_rows=10_000, torch_steps=300,
+        torch_warmup=100, ref_steps=2_000, exact_steps=512, check_alpha=(1, 2, 5),
+        check_seeds=32, multi_alpha=30.0, multi_rounds=2,
+    ),
+}
+
+# statistical check: a grid point passes if |torch - mean| <= Z_TOL * std or <= REL_TOL * mean
+# (mean, std over the engine ensemble); the control run with eta * CONTROL_ETA must fail it
+Z_TOL = 4.0
+REL_TOL = 0.03
+CONTROL_ETA = 1.5
+EXACT_TOL = 1e-9
+
+
+# ---------------------------------------------------------------------------------------------
+# timed blocks (each returns seconds per step / per call)
+# ---------------------------------------------------------------------------------------------
+def _clock(fn, n):
+    """(wall seconds, process CPU seconds) per step of fn() doing n steps."""
+    gc.collect()
+    c0, t0 = time.process_time(), time.perf_counter()
+    fn()
+    return (time.perf_counter() - t0) / n, (time.process_time() - c0) / n
+
+
+def time_engine(cfg, J0, B0, n):
+    alpha = np.array([n / cfg.N])
+    return _clock(lambda: simulate_seed(cfg, 0, alpha, J0, B0), n)
+
+
+def time_rng(rng, N, n):
+    def run():
+        for _ in range(n):
+            rng.standard_normal(N)
+
+    return _clock(run, n)
+
+
+def time_rng_bulk(rng, N, n, chunk=1000):
+    out = np.empty((chunk, N))
+
+    def run():
+        for _ in range(n // chunk):
+            rng.standard_normal(out=out)
+
+    return _clock(run, (n // chunk) * chunk)
+
+
+def time_ref(cfg, J0, B0, X):
+    J = J0.copy()
+
+    def run():
+        for x in X:
+            reference_step(J, B0, x, cfg.eta, cfg.activation, cfg.a_student, cfg.a_teacher, cfg.n_trainable)
+
+    return _clock(run, len(X))
+
+
+def time_ref_loop(cfg, J0, B0, rng, sqrt_lam, n):
+    J = J0.copy()
+    N = cfg.N
+
+    def run():
+        for _ in range(n):
+            x = rng.standard_normal(N) * sqrt_lam
+            reference_step(J, B0, x, cfg.eta, cfg.activation, cfg.a_student, cfg.a_teacher, cfg.n_trainable)
+
+    return _clock(run, n)
+
+
+# ---------------------------------------------------------------------------------------------
+# plain PyTorch SGD loop
+# ---------------------------------------------------------------------------------------------
+def torch_weights(J0, B0):
+    J = torch.tensor(J0, dtype=torch.float64).requires_grad_(True)
+    B = torch.tensor(B0, dtype=torch.float64)
+    return J, B
+
+
+def torch_sgd(J, B, sqrt_lam, eta, n_steps, X=None):
+    """n_steps of online SGD on 0.5 (sigma - y)^2 with step eta, one fresh input per step.
+
+    sigma = sum_k erf(J_k.x / sqrt(2N)), y = sum_m erf(B_m.x / sqrt(2N)); since
+    d lambda_k / d J_k = x / sqrt N, ``J -= eta * J.grad`` is the engine's update
+    J_k += (eta / sqrt N) g'(lambda_k) (y - sigma) x.  Inputs x = randn(N) * sqrt_lam, or the
+    rows of X (a float64 tensor) when given.
+    """
+    N = J.shape[1]
+    scale = 1.0 / math.sqrt(2.0 * N)
+    for s in range(n_steps):
+        x = torch.randn(N, dtype=torch.float64) * sqrt_lam if X is None else X[s]
+        with torch.no_grad():
+            y = torch.erf((B @ x) * scale).sum()
+        sigma = torch.erf((J @ x) * scale).sum()
+        loss = 0.5 * (sigma - y) ** 2
+        loss.backward()
+        with torch.no_grad():
+            J -= eta * J.grad
+            J.grad.zero_()
+    return J
+
+
+def time_torch(cfg, J0, B0, sqrt_lam_t, n):
+    J, B = torch_weights(J0, B0)
+    return _clock(lambda: torch_sgd(J, B, sqrt_lam_t, cfg.eta, n), n)
+
+
+# ---------------------------------------------------------------------------------------------
+# correctness checks
+# ---------------------------------------------------------------------------------------------
+def exact_check(cfg, J0, B0, n_steps):
+    """Torch loop on the engine's own inputs vs the engine: relative max |J_torch - J_engine|."""
+    X = InputStream(cfg, 0).draw(n_steps)
+    _, J_eng, _ = simulate_seed(cfg, 0, np.array([n_steps / cfg.N]), J0, B0)
+    J, B = torch_weights(J0, B0)
+    torch_sgd(J, B, None, cfg.eta, n_steps, X=torch.from_numpy(X))
+    J_t = J.detach().numpy()
+    rel = float(np.max(np.abs(J_t - J_eng)) / np.max(np.abs(J_eng)))
+    moved = float(np.max(np.abs(J_eng - J0)) / np.max(np.abs(J0)))  # the weights did change
+    return {"steps": n_steps, "max_rel_diff": rel, "rel_change_of_J": moved, "ok": rel <= EXACT_TOL}
+
+
+def _grid_verdict(eps, mean, std):
+    dev = np.abs(eps - mean)
+    z = dev / np.maximum(std, 1e-300)
+    rel = dev / mean
+    ok = (z <= Z_TOL) | (rel <= REL_TOL)
+    return z, rel, ok
+
+
+def statistical_check(cfg, J0, B0, alpha, n_seeds, sqrt_lam_t, torch_seed=12345):
+    """eps_g of the torch loop (own random inputs) vs an ensemble of engine runs (input seeds
+    1..n_seeds), all from the same initial weights (J0, B0)."""
+    alpha = np.asarray(alpha, dtype=float)
+    ens = np.array([simulate_seed(cfg, s, alpha, J0, B0)[0] for s in range(1, n_seeds + 1)])
+    mean, std = ens.mean(0), ens.std(0, ddof=1)
+    torch.manual_seed(torch_seed)
+    J, B = torch_weights(J0, B0)
+    eps_t, done = [], 0
+    for a in alpha:
+        target = int(round(a * cfg.N))
+        torch_sgd(J, B, sqrt_lam_t, cfg.eta, target - done)
+        done = target
+        eps_t.append(weights_eps_g(J.detach().numpy(), B0, cfg))
+    eps_t = np.array(eps_t)
+    z, rel, ok = _grid_verdict(eps_t, mean, std)
+    # control: a 50% larger learning rate must be told apart by the same test
+    eps_c = simulate_seed(cfg.replace(eta=CONTROL_ETA * cfg.eta), 1, alpha, J0, B0)[0]
+    zc, relc, okc = _grid_verdict(eps_c, mean, std)
+    return {
+        "alpha": alpha.tolist(), "engine_seeds": n_seeds, "engine_mean": mean.tolist(),
+        "engine_std": std.tolist(), "torch": eps_t.tolist(), "z": z.tolist(), "rel_dev": rel.tolist(),
+        "rank": ((ens < eps_t).mean(0)).tolist(),  # fraction of engine runs below torch
+        "ok": bool(ok.all()),
+        "control_eta_factor": CONTROL_ETA, "control": eps_c.tolist(), "control_z": zc.tolist(),
+        "control_rejected": bool(not okc.all()),
+    }
+
+
+# ---------------------------------------------------------------------------------------------
+# driver
+# ---------------------------------------------------------------------------------------------
+def bench_L(L, p, log):
+    cfg = Config(N=1024, L=L, K=2, M=2, beta=1.0, eta=0.1, sigma_J=0.01, activation="erf", readout="sum")
+    J0, B0 = init_weights(cfg, 0)
+    sqrt_lam = np.sqrt(coordinate_eigenvalues(cfg.N, cfg.L, cfg.beta))
+    rng = np.random.default_rng(0)
+    X_ref = rng.standard_normal((p["ref_steps"], cfg.N)) * sqrt_lam
+    have_torch = torch is not None
+    sqrt_lam_t = torch.from_numpy(sqrt_lam) if have_torch else None
+
+    # warm-up: JIT compile / cache load, first torch autograd call, rng
+    t0 = time.perf_counter()
+    simulate_seed(cfg, 0, np.array([1.0]), J0, B0)
+    first_call = time.perf_counter() - t0
+    time_engine(cfg, J0, B0, 20_000)
+    time_rng(rng, cfg.N, 1000)
+    if have_torch:
+        time_torch(cfg, J0, B0, sqrt_lam_t, p["torch_warmup"])
+
+    kinds = ["step", "rng", "rng_bulk", "ref", "ref_loop"] + (["torch"] if have_torch else [])
+    blocks = {
+        "step": lambda: time_engine(cfg, J0, B0, p["engine_steps"]),
+        "rng": lambda: time_rng(rng, cfg.N, p["rng_calls"]),
+        "rng_bulk": lambda: time_rng_bulk(rng, cfg.N, p["bulk_rows"]),
+        "ref": lambda: time_ref(cfg, J0, B0, X_ref),
+        "ref_loop": lambda: time_ref_loop(cfg, J0, B0, rng, sqrt_lam, p["ref_steps"]),
+        "torch": lambda: time_torch(cfg, J0, B0, sqrt_lam_t, p["torch_steps"]),
+    }
+    times = {k: [] for k in kinds}  # wall seconds per step, one entry per round
+    cpu_times = {k: [] for k in kinds}  # process CPU seconds per step
+    for r in range(p["rounds"]):
+        order = kinds[r % len(kinds):] + kinds[: r % len(kinds)]  # rotate to avoid order bias
+        for k in order:
+            wall, cpu = blocks[k]()
+            times[k].append(wall)
+            cpu_times[k].append(cpu)
+        log(f"  L={L} round {r + 1}/{p['rounds']}: step {times['step'][-1] * 1e6:.2f} us")
+
+    def ratio(a, b, src):
+        per_round = [x / y for x, y in zip(src[a], src[b])]
+        return {"median": statistics.median(per_round), "min": min(per_round), "max": max(per_round)}
+
+    pairs = {
+        "step_over_rng": ("step", "rng"),
+        "step_over_rng_bulk": ("step", "rng_bulk"),
+        "ref_over_step": ("ref", "step"),
+        "ref_loop_over_step": ("ref_loop", "step"),
+    }
+    if have_torch:
+        pairs["torch_over_step"] = ("torch", "step")
+    ratios = {name: ratio(a, b, times) for name, (a, b) in pairs.items()}
+    cpu_ratios = {name: ratio(a, b, cpu_times) for name, (a, b) in pairs.items()}
+    utilisation = statistics.median(c / w for k in kinds for c, w in zip(cpu_times[k], times[k]))
+
+    # multi-seed throughput: simulate() with 1 vs 2 worker threads, interleaved
+    multi = {"workers1": [], "workers2": []}
+    cpu = {"workers1": [], "workers2": []}  # process CPU time / wall time: ~2 if both cores worked
+    curves = {}
+    simulate(cfg, alpha_max=1.0, points=4, seeds=range(2), workers=2)  # warm-up
+    for r in range(p["multi_rounds"]):
+        for w in ((1, 2) if r % 2 == 0 else (2, 1)):
+            gc.collect()
+            c0, t0 = time.process_time(), time.perf_counter()
+            lc = simulate(cfg, alpha_max=p["multi_alpha"], points=10, seeds=range(N_MULTI_SEEDS), workers=w)
+            wall = time.perf_counter() - t0
+            multi[f"workers{w}"].append(wall)
+            cpu[f"workers{w}"].append((time.process_time() - c0) / wall)
+            curves[w] = lc.eps_g
+        log(f"  L={L} multi-seed round {r + 1}/{p['multi_rounds']}: "
+            f"w1 {multi['workers1'][-1]:.2f} s, w2 {multi['workers2'][-1]:.2f} s")
+    speedups = [a / b for a, b in zip(multi["workers1"], multi["workers2"])]
+    multi_out = {
+        "seeds": N_MULTI_SEEDS, "alpha_max": p["multi_alpha"],
+        "steps_per_seed": int(round(p["multi_alpha"] * cfg.N)),
+        "workers1_s": statistics.median(multi["workers1"]), "workers2_s": statistics.median(multi["workers2"]),
+        "speedup_w1_over_w2": {"median": statistics.median(speedups), "min": min(speedups), "max": max(speedups)},
+        "raw_workers1_s": multi["workers1"], "raw_workers2_s": multi["workers2"],
+        "cpu_over_wall_workers1": statistics.median(cpu["workers1"]),
+        "cpu_over_wall_workers2": statistics.median(cpu["workers2"]),
+        "identical_results": bool(np.array_equal(curves[1], curves[2])),
+    }
+
+    checks = {"determinism_workers": {"ok": multi_out["identical_results"]}}
+    if have_torch:
+        log(f"  L={L} checks: torch loop vs engine")
+        checks["exact_inputs"] = exact_check(cfg, J0, B0, p["exact_steps"])
+        checks["statistical"] = statistical_check(cfg, J0, B0, p["check_alpha"], p["check_seeds"], sqrt_lam_t)
+
+    return {
+        "L": L,
+        "first_engine_call_s": first_call,
+        "steps_per_block": {"step": p["engine_steps"], "rng": p["rng_calls"], "rng_bulk": p["bulk_rows"],
+                            "ref": p["ref_steps"], "ref_loop": p["ref_steps"], "torch": p["torch_steps"]},
+        "median_s": {k: statistics.median(v) for k, v in times.items()},
+        "raw_s": times,
+        "median_cpu_s": {k: statistics.median(v) for k, v in cpu_times.items()},
+        "raw_cpu_s": cpu_times,
+        "ratios": ratios,
+        "cpu_ratios": cpu_ratios,
+        "cpu_over_wall": utilisation,
+        "multi_seed": multi_out,
+        "checks": checks,
+    }
+
+
+def machine_info():
+    cpu = platform.processor() or ""
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    cpu = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    return {
+        "cpu": cpu, "cores": os.cpu_count(), "platform": platform.platform(),
+        "python": platform.python_version(), "numpy": np.__version__, "numba": numba.__version__,
+        "torch": torch.__version__ if torch is not None else None,
+        "torch_threads": torch.get_num_threads() if torch is not None else None,
+    }
+
+
+def _fmt_us(s):
+    return f"{s * 1e6:10.2f}"
+
+
+def report(res):
+    Ls = [r["L"] for r in res["runs"]]
+    head = f"{'':44s}" + "".join(f"{'L=' + str(L):>16s}" for L in Ls)
+    lines = [head, "-" * len(head)]
+
+    def row(label, vals):
+        lines.append(f"{label:44s}" + "".join(f"{v:>16s}" for v in vals))
+
+    lines.append("per-step / per-call wall time, microseconds (median over rounds)")
+    labels = {
+        "step": "t_step   engine SGD step (simulate_seed)",
+        "rng": "t_rng    rng.standard_normal(N), per call",
+        "rng_bulk": "         rng.standard_normal bulk, per row",
+        "torch": "t_torch  PyTorch per-step loop",
+        "ref": "t_ref    reference_step (x pre-drawn)",
+        "ref_loop": "         NumPy draw + reference_step",
+    }
+    for k, lab in labels.items():
+        if all(k in r["median_s"] for r in res["runs"]):
+            row(lab, [_fmt_us(r["median_s"][k]).strip() for r in res["runs"]])
+    lines.append("")
+    lines.append("ratios (median of per-round ratios, [min, max])")
+    rlabels = [
+        ("step_over_rng", f"t_step / t_rng        (target <= {TARGET_STEP_OVER_RNG})"),
+        ("torch_over_step", f"t_torch / t_step      (target >= {TARGET_TORCH_OVER_STEP:g})"),
+        ("ref_loop_over_step", "t_ref_loop / t_step"),
+        ("ref_over_step", "t_ref / t_step"),
+        ("step_over_rng_bulk", "t_step / t_rng_bulk"),
+    ]
+    for k, lab in rlabels:
+        if all(k in r["ratios"] for r in res["runs"]):
+            row(lab, [f"{r['ratios'][k]['median']:.3g}" for r in res["runs"]])
+            row("", [f"[{r['ratios'][k]['min']:.3g}, {r['ratios'][k]['max']:.3g}]" for r in res["runs"]])
+    lines.append("")
+    lines.append("the same ratios from process CPU time (insensitive to other jobs on the machine)")
+    for k, lab in rlabels[:3]:
+        if all(k in r["cpu_ratios"] for r in res["runs"]):
+            row(lab.split("(")[0].rstrip() + " [CPU time]", [f"{r['cpu_ratios'][k]['median']:.3g}" for r in res["runs"]])
+    row("CPU time / wall time of the timed blocks", [f"{r['cpu_over_wall']:.2f}" for r in res["runs"]])
+    lines.append("")
+    m0 = res["runs"][0]["multi_seed"]
+    lines.append(f"multi-seed: simulate(seeds=range({m0['seeds']}), alpha_max={m0['alpha_max']:g}), wall s")
+    row("  workers=1", [f"{r['multi_seed']['workers1_s']:.2f}" for r in res["runs"]])
+    row("  workers=2", [f"{r['multi_seed']['workers2_s']:.2f}" for r in res["runs"]])
+    row("  CPU time / wall time, workers=2", [f"{r['multi_seed']['cpu_over_wall_workers2']:.2f}" for r in res["runs"]])
+    row("  speedup t(w=1) / t(w=2)", [f"{r['multi_seed']['speedup_w1_over_w2']['median']:.2f}" for r in res["runs"]])
+    row("  identical curves w=1 vs w=2", [str(r["multi_seed"]["identical_results"]) for r in res["runs"]])
+    if all("exact_inputs" in r["checks"] for r in res["runs"]):
+        lines.append("")
+        lines.append("torch loop vs engine")
+        row("  same inputs: max|dJ|/max|J|", [f"{r['checks']['exact_inputs']['max_rel_diff']:.1e}" for r in res["runs"]])
+        row("  own inputs: eps_g within engine spread", [str(r["checks"]["statistical"]["ok"]) for r in res["runs"]])
+        row("    max z = |torch - mean| / std", [f"{max(r['checks']['statistical']['z']):.2f}" for r in res["runs"]])
+        row("    max relative deviation", [f"{max(r['checks']['statistical']['rel_dev']):.3f}" for r in res["runs"]])
+        row(f"    control eta*{CONTROL_ETA:g} rejected", [str(r["checks"]["statistical"]["control_rejected"]) for r in res["runs"]])
+        for r in res["runs"]:
+            s = r["checks"]["statistical"]
+            lines.append(f"  L={r['L']}: alpha {s['alpha']}, engine ensemble of {s['engine_seeds']} input seeds")
+            lines.append("     engine mean " + " ".join(f"{v:.5f}" for v in s["engine_mean"]))
+            lines.append("     engine std  " + " ".join(f"{v:.5f}" for v in s["engine_std"]))
+            lines.append("     torch       " + " ".join(f"{v:.5f}" for v in s["torch"]))
+            lines.append(f"     eta*{CONTROL_ETA:g}     " + " ".join(f"{v:.5f}" for v in s["control"]))
+            lines.append("     rank        " + " ".join(f"{v:7.2f}" for v in s["rank"])
+                         + "   (fraction of engine runs below torch)")
+    return "\n".join(lines)
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--quick", action="store_true", help="fewer steps (< 60 s)")
+    ap.add_argument("--json", metavar="PATH", help="write all numbers to this JSON file")
+    ap.add_argument("-q", "--silent", action="store_true", help="no progress lines")
+    args = ap.parse_args(argv)
+    mode = "quick" if args.quick else "full"
+    p = MODES[mode]
+    log = (lambda *a: None) if args.silent else (lambda msg: print(msg, file=sys.stderr, flush=True))
+
+    if torch is not None:
+        torch.set_num_threads(1)
+    else:
+        log("torch is not installed: the PyTorch baseline and its checks are skipped")
+
+    t_start = time.perf_counter()
+    load_start = os.getloadavg()
+    res = {
+        "date": _dt.datetime.now().astimezone().isoformat(timespec="seconds"),
+        "mode": mode, "params": p, "machine": machine_info(),
+        "setting": dict(N=1024, K=2, M=2, activation="erf", readout="sum", beta=1.0, eta=0.1, sigma_J=0.01, seed=0),
+        "targets": {"step_over_rng_max": TARGET_STEP_OVER_RNG, "torch_over_step_min": TARGET_TORCH_OVER_STEP},
+        "runs": [],
+    }
+    for L in (1, 1024):
+        res["runs"].append(bench_L(L, p, log))
+    res["loadavg_start"] = list(load_start)
+    res["loadavg_end"] = list(os.getloadavg())
+    res["total_s"] = time.perf_counter() - t_start
+
+    oks = []
+    for r in res["runs"]:
+        for name, c in r["checks"].items():
+            oks.append(c["ok"])
+            if name == "statistical":
+                oks.append(c["control_rejected"])
+    res["checks_ok"] = bool(all(oks))
+    res["targets_met_cpu_time"] = {
+        "step_over_rng": all(r["cpu_ratios"]["step_over_rng"]["median"] <= TARGET_STEP_OVER_RNG for r in res["runs"]),
+        "torch_over_step": (all(r["cpu_ratios"]["torch_over_step"]["median"] >= TARGET_TORCH_OVER_STEP
+                                for r in res["runs"]) if torch is not None else None),
+    }
+    res["targets_met"] = {
+        "step_over_rng": all(r["ratios"]["step_over_rng"]["median"] <= TARGET_STEP_OVER_RNG for r in res["runs"]),
+        "torch_over_step": (all(r["ratios"]["torch_over_step"]["median"] >= TARGET_TORCH_OVER_STEP for r in res["runs"])
+                            if torch is not None else None),
+    }
+
+    m = res["machine"]
+    print(f"bench_sgd ({mode}) {res['date']}  {m['cpu']}, {m['cores']} cores, numpy {m['numpy']}, "
+          f"numba {m['numba']}, torch {m['torch']} ({m['torch_threads']} thread)")
+    print("N=1024 K=M=2 erf sum-readout beta=1 eta=0.1 sigma_J=0.01, seed 0")
+    print()
+    print(report(res))
+    print()
+    print(f"targets met (wall time): {res['targets_met']}; (CPU time): {res['targets_met_cpu_time']}")
+    print(f"correctness checks ok: {res['checks_ok']}")
+    print(f"load average start {tuple(round(x, 2) for x in load_start)}, "
+          f"end {tuple(round(x, 2) for x in res['loadavg_end'])}; total {res['total_s']:.0f} s")
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(res, f, indent=1)
+        print(f"wrote {args.json}")
+    return 0 if res["checks_ok"] else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
