@@ -284,25 +284,39 @@ def frozen_flow(q, r, t, groups: Groups, cfg: Config, coef, h: float):
     return _flow(q, r, groups, cfg, _linear_part(coef), c0, np.zeros_like(c0), d0, np.zeros_like(d0), h)
 
 
-def etd2_step(q, r, t, groups: Groups, cfg: Config, coef0, h: float):
+def etd2_step(q, r, t, groups: Groups, cfg: Config, coef0, h: float, tol: float | None = None, max_iter: int = 12):
     """One step of the exponential Runge-Kutta scheme ETD2RK (Cox & Matthews 2002).
 
     The linear part is frozen at the start; the change of the coefficients along the step enters
     as a forcing linear in time (phi_2 term), which keeps the fast, slaved groups second-order
-    accurate (exponential midpoint loses an order there).
+    accurate (exponential midpoint loses an order there).  With ``tol`` the corrector is iterated
+    to a fixed point, u1 = a + h phi_2(hA) (N(u1) - N(u0)) (implicit in the end-point
+    coefficients): the feedback of the fast groups on the coefficients (through Q, R and the
+    O(eta^2) term) is then resolved within the step instead of limiting the step size.
     """
     lin = _linear_part(coef0)
     c0, d0 = _forcing(t, groups, cfg, coef0)
     z_r, z_q = np.zeros_like(c0), np.zeros_like(d0)
     qa, ra = _flow(q, r, groups, cfg, lin, c0, z_r, d0, z_q, h)
-    coef_a = coefficients(qa, ra, t, groups.lam, cfg)
-    # N(a) - N(u0) = rhs(a; coef_a) - rhs(a; coef0), linear in the coefficient change
-    dcoef = tuple(np.ascontiguousarray(x1 - x0) for x1, x0 in zip(coef_a, coef0))
     s = cfg.eta * groups.lam * groups.trainable
-    vq, vr = np.empty_like(q), np.empty_like(r)
-    _rhs_kernel(qa, ra, t, s, s * cfg.eta * groups.frac, dcoef[0], dcoef[1], dcoef[2], vq, vr)
-    wq, wr = _flow(np.zeros_like(q), np.zeros_like(r), groups, cfg, lin, z_r, vr / h, z_q, vq / h, h)
-    return qa + wq, ra + wr
+    se = s * cfg.eta * groups.frac
+    zq0, zr0 = np.zeros_like(q), np.zeros_like(r)
+    q1, r1 = qa, ra
+    for _ in range(max_iter if tol is not None else 1):
+        coef1 = coefficients(q1, r1, t, groups.lam, cfg)
+        # N(u1) - N(u0) = rhs(u1; coef(u1)) - rhs(u1; coef0), linear in the coefficient change
+        dcoef = tuple(np.ascontiguousarray(x1 - x0) for x1, x0 in zip(coef1, coef0))
+        vq, vr = np.empty_like(q), np.empty_like(r)
+        _rhs_kernel(q1, r1, t, s, se, dcoef[0], dcoef[1], dcoef[2], vq, vr)
+        wq, wr = _flow(zq0, zr0, groups, cfg, lin, z_r, vr / h, z_q, vq / h, h)
+        qn, rn = qa + wq, ra + wr
+        if tol is None:
+            return qn, rn
+        change = _error_norm(qn - q1, rn - r1, q1, r1, qn, rn, tol, 0.0)
+        q1, r1 = qn, rn
+        if change <= 1.0:
+            break
+    return q1, r1
 
 
 # ---------------------------------------------------------------------------------------------
@@ -377,11 +391,17 @@ def integrate(
     atol: float = 1e-14,
     h_max: float = np.inf,
     max_steps: int = 2_000_000,
+    implicit: bool | None = None,
 ) -> OdeTrajectory:
     """Integrate the block ODEs from alpha = 0 and record the state at each alpha in ``alpha``.
 
     Adaptive ETD2RK with Richardson error control (see module docstring); the local error per
     step is kept below ``atol + rtol * (largest overlap of the group)`` for every group.
+    ``implicit=True`` iterates each step's corrector to its fixed point (see ``etd2_step``): fewer
+    but dearer steps, worth it when the O(eta^2) feedback is strong; ``None`` (default) chooses it
+    for eta >= 0.3 with the eta^2 term on (measured: linear, eta = 1, N = L = 128: 870 instead of
+    9324 steps to alpha = 100; erf, eta = 0.1, L = 1024: 447 steps but 2.5x the time of 1183
+    explicit ones).
     """
     groups = groups_for(cfg)
     q, r, t = initial_overlaps(cfg, init, seed, groups)
@@ -396,15 +416,18 @@ def integrate(
     a = 0.0
     n_steps = 0
     coef0 = coefficients(q, r, t, groups.lam, cfg)
+    if implicit is None:
+        implicit = cfg.eta2 and cfg.eta >= 0.3
+    ptol = 0.05 * rtol if implicit else None
     for p, target in enumerate(alpha):
         while a < target * (1 - 1e-14):
             h = min(h, target - a, h_max)
             # one ETD2RK step of size h ...
-            q1, r1 = etd2_step(q, r, t, groups, cfg, coef0, h)
+            q1, r1 = etd2_step(q, r, t, groups, cfg, coef0, h, ptol)
             # ... against two of size h/2 (Richardson: local error = (two - one) / 3)
-            qa, ra = etd2_step(q, r, t, groups, cfg, coef0, 0.5 * h)
+            qa, ra = etd2_step(q, r, t, groups, cfg, coef0, 0.5 * h, ptol)
             coef_a = coefficients(qa, ra, t, groups.lam, cfg)
-            q2, r2 = etd2_step(qa, ra, t, groups, cfg, coef_a, 0.5 * h)
+            q2, r2 = etd2_step(qa, ra, t, groups, cfg, coef_a, 0.5 * h, ptol)
             dq, dr = (q2 - q1) / 3.0, (r2 - r1) / 3.0
             err = _error_norm(dq, dr, q, r, q2, r2, rtol, atol)
             if not np.isfinite(err):
