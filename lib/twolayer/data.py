@@ -12,19 +12,19 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .config import Config, check_seed, check_spectrum_args
+from .config import Config, _check_int, _check_pos, check_seed, check_spectrum_args
 
 
 def lambda_plus(L: int, beta: float) -> float:
     """lambda_+ = L / sum_{l=1}^L l^{-(1+beta)} (normalisation (1/L) sum lambda_l = 1)."""
-    _, L, beta = check_spectrum_args(L, L, beta)
+    L, beta = _check_int("L", L, 1), _check_pos("beta", beta)
     l = np.arange(1, L + 1, dtype=float)
     return L / np.sum(l ** (-(1.0 + beta)))
 
 
 def eigenvalues(L: int, beta: float) -> np.ndarray:
     """The L distinct eigenvalues lambda_l, largest first (Eq. spectrum)."""
-    _, L, beta = check_spectrum_args(L, L, beta)
+    L, beta = _check_int("L", L, 1), _check_pos("beta", beta)
     l = np.arange(1, L + 1, dtype=float)
     lam = l ** (-(1.0 + beta))
     return lam * (L / lam.sum())
@@ -64,9 +64,7 @@ class Groups:
 def make_groups(N: int, L: int, beta: float, trainable: int | None = None) -> Groups:
     """Eigenvalue groups of the block ODE (chapter "Order-parameter dynamics")."""
     N, L, beta = check_spectrum_args(N, L, beta)
-    n_l = N if trainable is None else int(trainable)
-    if not 1 <= n_l <= N:
-        raise ValueError(f"trainable (N_l) must be in [1, {N}], got {n_l}")
+    n_l = N if trainable is None else _check_int("trainable (N_l)", trainable, 1, N)
     lam_blocks = eigenvalues(L, beta)
     m = N // L
     lam, frac, tr, start, stop, block = [], [], [], [], [], []
@@ -134,8 +132,7 @@ class GaussianInputs:
         return (self.rotation * lam) @ self.rotation.T
 
     def sample(self, n: int) -> np.ndarray:
-        if n < 0:
-            raise ValueError(f"n must be >= 0, got {n}")
+        n = _check_int("n", n, 0)
         x = self.rng.standard_normal((n, self.N)) * self.sqrt_lam
         if self.rotation is not None:
             x = x @ self.rotation.T

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .config import check_alpha_grid_args
+from .config import _check_int, check_alpha_grid_args
 
 
 def alpha_grid(alpha_max: float, points: int, N: int, alpha_min: float | None = None) -> np.ndarray:
@@ -19,6 +19,7 @@ def alpha_grid(alpha_max: float, points: int, N: int, alpha_min: float | None = 
     points.  Closed forms, ODEs and simulations all use this grid.
     """
     alpha_max, points = check_alpha_grid_args(alpha_max, points)
+    N = _check_int("N", N, 1)
     if alpha_min is None:
         alpha_min = 1.0 / N
     if not 0 < alpha_min < alpha_max:

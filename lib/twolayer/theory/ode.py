@@ -435,6 +435,11 @@ def integrate(
             if err <= 1.0:
                 a += h
                 q, r = q2 + dq, r2 + dr  # local extrapolation (3rd order)
+                if max(np.max(np.abs(q)), np.max(np.abs(r))) > 1e6:
+                    raise OdeError(
+                        f"the order parameters diverged by alpha = {a:.4g} (|overlap| > 1e6): "
+                        f"eta = {cfg.eta} is too large for this setting"
+                    )
                 coef0 = coefficients(q, r, t, groups.lam, cfg)
                 n_steps += 1
                 if n_steps > max_steps:
