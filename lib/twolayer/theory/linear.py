@@ -1,14 +1,17 @@
 """Linear activation, K = M = 1: exact learning curves, the power law and the reachable error.
 
 Chapter "Linear activation".  For g(x) = x the block error e_g = q^g - 2 r^g + t^g of each
-eigenvalue group obeys a closed linear system (Eq. lin-e):
+eigenvalue group obeys a closed linear system (Eq. eq-lin-e):
 
     de_g/dalpha = -2 eta lambda_g e_g + eta^2 lambda_g f_g sum_h lambda_h e_h      (g trainable)
     de_g/dalpha = 0                                                              (g frozen)
 
 and eps_g = 1/2 sum_g lambda_g e_g.  With W = diag(f^{-1/2}) the trainable block is similar to
 the symmetric matrix S = -2 eta diag(lambda) + eta^2 v v^T, v_g = lambda_g sqrt(f_g), so it is
-solved exactly by one symmetric eigendecomposition.
+solved exactly by one symmetric eigendecomposition (Eq. eq-lin-sym).  ``finite_n=True`` /
+``finite_n_curve`` / ``eta_max_finite_n``: the exact mean over the inputs of SGD at finite N
+(Eq. eq-lin-finite-N), which adds 2 eta^2 lambda_g^2 e_g / N per unit alpha (relevant when
+eta lambda_+ / N is not small, e.g. L = N).
 """
 
 from __future__ import annotations
@@ -40,7 +43,7 @@ def initial_block_errors(cfg: Config, init="sampled", seed: int = 0, groups: Gro
 
 
 def error_matrix(cfg: Config, groups: Groups | None = None) -> np.ndarray:
-    """The matrix A of de/dalpha = A e (Eq. lin-e), including the O(eta^2) term if cfg.eta2."""
+    """The matrix A of de/dalpha = A e (Eq. eq-lin-e), including the O(eta^2) term if cfg.eta2."""
     groups = groups_for(cfg) if groups is None else groups
     lam, f, m = groups.lam, groups.frac, groups.trainable.astype(float)
     A = np.diag(-2.0 * cfg.eta * lam * m)
@@ -49,8 +52,15 @@ def error_matrix(cfg: Config, groups: Groups | None = None) -> np.ndarray:
     return A
 
 
-def block_errors(cfg: Config, alpha, e0) -> np.ndarray:
-    """e_g(alpha) for all alpha (P x G), exact solution of Eq. (lin-e)."""
+def block_errors(cfg: Config, alpha, e0, finite_n: bool = False) -> np.ndarray:
+    """e_g(alpha) for all alpha (P x G), exact solution of Eq. (eq-lin-e).
+
+    ``finite_n=True``: instead the exact expectation over the inputs of SGD at finite N after
+    round(alpha N) steps (Eq. eq-lin-finite-N):  e <- e + (1/N) [ -2 eta lam e + 2 eta^2 lam^2 e / N
+    + eta^2 lam f (lam . e) ] per step (trainable groups; frozen groups do not move).  Its
+    extra term 2 eta^2 lam_g^2 e_g / N comes from the fourth Gaussian moment of the input and is
+    dropped in the ODE; it matters when eta lambda_+ / N is not small (e.g. L = N).
+    """
     groups = groups_for(cfg)
     alpha = np.asarray(alpha, dtype=float)
     e0 = np.asarray(e0, dtype=float)
@@ -65,10 +75,24 @@ def block_errors(cfg: Config, alpha, e0) -> np.ndarray:
     b = eta2 * lt * ft * np.dot(lam[~tr], e0[~tr])  # constant source from frozen groups
     sq = np.sqrt(ft)
     v = lt * sq
-    S = np.diag(-2.0 * cfg.eta * lt) + eta2 * np.outer(v, v)
+    d = -2.0 * cfg.eta * lt
+    if finite_n:
+        d = d + 2.0 * eta2 * lt**2 / cfg.N
+    S = np.diag(d) + eta2 * np.outer(v, v)
     w, U = np.linalg.eigh(S)
     x0 = U.T @ (e0[tr] / sq)
     bt = U.T @ (b / sq)
+    if finite_n:
+        # discrete map x <- (1 + w/N) x + bt/N, t = round(alpha N) steps; 1 + w/N >= 1/2 > 0
+        t = np.round(alpha * cfg.N)
+        lg = np.log1p(w / cfg.N)
+        wa = np.outer(t, lg)  # log of (1 + w/N)^t
+        with np.errstate(divide="ignore", invalid="ignore"):
+            geo = np.where(np.abs(wa) < 1e-12, t[:, None] / cfg.N + 0.0 * wa,
+                           np.expm1(wa) / np.where(w == 0, 1.0, w) * (w != 0))
+        x = np.exp(wa) * x0 + geo * bt
+        out[:, tr] = (x @ U.T) * sq
+        return out
     wa = np.outer(alpha, w)
     # x(alpha) = e^{w alpha} x0 + alpha phi1(w alpha) bt
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -90,8 +114,22 @@ def exact_curve(cfg: Config, alpha, init="sampled", seeds=(0,)) -> LearningCurve
     return LearningCurve(alpha=np.asarray(alpha, float), eps_g=np.array(rows), method="exact")
 
 
+def finite_n_curve(cfg: Config, alpha, init="sampled", seeds=(0,)) -> LearningCurve:
+    """Exact mean of eps_g over the inputs of SGD at finite N (Eq. eq-lin-finite-N), one row per
+    seed's initial weights.  Differs from ``exact_curve`` (N -> infinity at fixed spectrum) by
+    the fourth-moment term 2 eta^2 lambda_g^2 e_g / N and by counting whole steps."""
+    _require_linear_k1(cfg)
+    groups = groups_for(cfg)
+    seeds = list(np.atleast_1d(seeds)) if init == "sampled" else [0]
+    rows = []
+    for s in seeds:
+        e = block_errors(cfg, alpha, initial_block_errors(cfg, init, int(s), groups), finite_n=True)
+        rows.append(0.5 * e @ groups.lam)
+    return LearningCurve(alpha=np.asarray(alpha, float), eps_g=np.array(rows), method="finite-N")
+
+
 def small_eta_curve(cfg: Config, alpha, init="sampled", seeds=(0,)) -> LearningCurve:
-    """Small-eta closed form eps_g = 1/2 sum_g lambda_g e_g(0) exp(-2 eta lambda_g alpha) (Eq. lin-small)."""
+    """Small-eta closed form eps_g = 1/2 sum_g lambda_g e_g(0) exp(-2 eta lambda_g alpha) (Eq. eq-lin-small)."""
     _require_linear_k1(cfg)
     groups = groups_for(cfg)
     alpha = np.asarray(alpha, dtype=float)
@@ -105,7 +143,8 @@ def small_eta_curve(cfg: Config, alpha, init="sampled", seeds=(0,)) -> LearningC
 
 
 def eta_max(cfg: Config) -> float:
-    """Largest stable learning rate: S is negative definite iff eta < 2 / sum_{g trainable} f_g lambda_g.
+    """Largest stable learning rate (Eq. eq-eta-max): S is negative definite iff
+    eta < 2 / sum_{g trainable} f_g lambda_g.
 
     (Matrix determinant lemma on S = -2 eta D + eta^2 v v^T.)  With everything trainable this is
     eta_max = 2 N / Tr Sigma = 2.
@@ -114,8 +153,28 @@ def eta_max(cfg: Config) -> float:
     return 2.0 / float(np.sum(groups.frac * groups.lam * groups.trainable))
 
 
+def eta_max_finite_n(cfg: Config) -> float:
+    """Largest eta for which the exact finite-N mean recursion (Eq. eq-lin-finite-N) is stable:
+    the root of (eta/2) sum_{g trainable} f_g lambda_g / (1 - eta lambda_g / N) = 1 with
+    eta lambda_+ < N (determinant lemma, as for ``eta_max``).  Tends to ``eta_max`` when
+    lambda_+ / N -> 0; for L = N (lambda_+ ~ N / zeta(1+beta)) it stays O(1) below it."""
+    from scipy.optimize import brentq
+
+    groups = groups_for(cfg)
+    lam, f = groups.lam[groups.trainable], groups.frac[groups.trainable]
+    N = cfg.N
+
+    def load(eta):
+        return 0.5 * eta * float(np.sum(f * lam / (1.0 - eta * lam / N))) - 1.0
+
+    hi = min(eta_max(cfg), N / float(lam.max())) * (1.0 - 1e-12)
+    if load(hi) < 0:
+        return hi
+    return float(brentq(load, 1e-12, hi, xtol=1e-14, rtol=1e-12))
+
+
 def reachable_error(cfg: Config, init="mean", seed: int = 0) -> float:
-    """eps_inf(N_l): the alpha -> infinity limit of Eq. (lin-e) (Eq. eps-inf).
+    """eps_inf(N_l): the alpha -> infinity limit of Eq. (eq-lin-e) (Eq. eq-eps-inf).
 
     Steady state: e_g = (eta/2) f_g * 2 eps_inf on trainable groups, hence
     eps_inf = eps_frozen / (1 - (eta/2) sum_{g trainable} f_g lambda_g),
@@ -136,7 +195,7 @@ def reachable_error(cfg: Config, init="mean", seed: int = 0) -> float:
 
 
 # ---------------------------------------------------------------------------------------------
-# the power law  (chapter "Linear activation", Eqs. power-law, window)
+# the power law  (chapter "Linear activation", Eqs. eq-lin-continuum, eq-lin-powerlaw, eq-centre-slope)
 # ---------------------------------------------------------------------------------------------
 def powerlaw_exponent(beta: float) -> float:
     """Predicted exponent: eps_g ~ alpha^{-beta/(1+beta)}."""
@@ -189,3 +248,20 @@ def fit_exponent(alpha, eps, lo: float, hi: float) -> float:
     if sel.sum() < 3:
         raise ValueError(f"fewer than 3 grid points in the fit window [{lo:.3g}, {hi:.3g}]")
     return float(np.polyfit(np.log(alpha[sel]), np.log(eps[sel]), 1)[0])
+
+
+def centre_slope(L: int, beta: float) -> float:
+    """Local slope of ``continuum_curve`` at the geometric centre of the window, alpha_c =
+    sqrt(alpha_1 alpha_L), keeping only the lower cut-off (u_1 = L^{(1+beta)/2} >> 1 there):
+
+        slope_c = -s - u_c^s / (Gamma(s) - gamma(s, u_c)),   u_c^s = L^{-beta/2},
+
+    so the approach to -s is as slow as L^{-beta/2} (Eq. eq-centre-slope)."""
+    if not (isinstance(L, (int, np.integer)) and L >= 2):
+        raise ValueError(f"L must be an integer >= 2, got {L!r}")
+    if not beta > 0:
+        raise ValueError(f"beta must be > 0, got {beta!r}")
+    s = powerlaw_exponent(beta)
+    u = float(L) ** (-(1.0 + beta) / 2.0)
+    lower = _gamma(s) * (1.0 - gammainc(s, u))
+    return -s - u**s * np.exp(-u) / lower
