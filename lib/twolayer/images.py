@@ -620,13 +620,13 @@ def simulate_on_inputs(cfg: Config, data: PatchDataset, seeds=(0,), alpha=None, 
     """Online SGD (Eq. SGD) on real inputs; eps_g at the points of the alpha grid.
 
     For each seed, (J, B) = ``init_weights(cfg, seed)`` (teacher and student in the PCA basis),
-    inputs from ``PatchInputs(data, seed)``, fed to ``twolayer.sgd.run_given_inputs`` in chunks of
-    at most ``chunk`` rows.  ``cfg.N`` must equal ``data.N``; ``cfg.L`` and ``cfg.beta`` are not
+    inputs from ``PatchInputs(data, seed)`` (rows of ``data.train_pca`` read in place by
+    ``twolayer.sgd.run_indexed_inputs``) in chunks of at most ``chunk`` rows.  ``cfg.N`` must equal ``data.N``; ``cfg.L`` and ``cfg.beta`` are not
     used (the spectrum is the empirical one); ``cfg.trainable`` trains the leading PCA directions.
     ``alpha`` defaults to ``alpha_grid(alpha_max, points, N)``.  Seeds run in parallel threads
     (the compiled loop releases the GIL).
     """
-    from .sgd import DivergenceError, run_given_inputs
+    from .sgd import DivergenceError, run_indexed_inputs
 
     if cfg.N != data.N:
         raise ValueError(f"cfg.N must equal the data dimension {data.N}, got {cfg.N}")
@@ -642,6 +642,7 @@ def simulate_on_inputs(cfg: Config, data: PatchDataset, seeds=(0,), alpha=None, 
         raise ValueError("alpha grid must be non-negative and increasing")
     lam = data.eigenvalues
     Xt = data.test_pca
+    X = np.ascontiguousarray(data.train_pca, dtype=np.float64)
 
     def one(seed):
         J, B = init_weights(cfg, seed)
@@ -654,7 +655,7 @@ def simulate_on_inputs(cfg: Config, data: PatchDataset, seeds=(0,), alpha=None, 
         for p, target in enumerate(steps):
             while done < target:
                 m = int(min(chunk, target - done))
-                run_given_inputs(J, B, sampler.draw(m), cfg)
+                run_indexed_inputs(J, B, X, sampler.draw_indices(m), cfg)
                 done += m
             big = np.max(np.abs(J))
             if not np.isfinite(big) or big > 1e6:
