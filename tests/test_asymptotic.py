@@ -1,0 +1,115 @@
+"""Asymptotic phase (chapter 04) and the ODE-vs-SGD escape times of the core setting.
+
+Setting of the paper's Fig. 1: erf, K = M = 2, N = 1024, eta = 0.1, beta = 1, sigma_J = 0.01.
+"""
+
+from __future__ import annotations
+
+import math
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+import pytest
+
+from twolayer.config import Config
+from twolayer.sgd import simulate_seed
+from twolayer.theory import asymptotic as asy
+from twolayer.theory.ode import integrate
+
+CFG = Config(N=1024, L=1, K=2, M=2, beta=1.0, eta=0.1, sigma_J=0.01, activation="erf")
+
+
+# ---------------------------------------------------------------------------------------------
+# core requirement: escape time of SGD within 5% of the ODE, per seed, L in {1, 16}
+# ---------------------------------------------------------------------------------------------
+def _escape_pair(L: int, seed: int):
+    cfg = CFG.replace(L=L)
+    a = np.geomspace(0.5, 1600.0 if L == 1 else 400.0, 200)  # escape: ~1200 (L=1), ~200 (L=16)
+    e = integrate(cfg, a, init="sampled", seed=seed, rtol=1e-6).eps_g()
+    pl = asy.plateau(a, e)
+    grid = np.unique(np.round(np.linspace(0.6, 1.3, 141) * pl.alpha_esc * cfg.N)) / cfg.N
+    eps_sgd = simulate_seed(cfg, seed, grid)[0]
+    esc_sgd = asy.escape_time(grid, eps_sgd, pl.eps_p)
+    return pl, esc_sgd
+
+
+@pytest.fixture(scope="module")
+def escapes():
+    jobs = [(L, s) for L in (1, 16) for s in (0, 1)]
+    with ThreadPoolExecutor(2) as pool:
+        res = list(pool.map(lambda js: _escape_pair(*js), jobs))
+    return dict(zip(jobs, res))
+
+
+@pytest.mark.parametrize("L", [1, 16])
+def test_sgd_escape_time_matches_ode(escapes, L):
+    rows = []
+    for seed in (0, 1):
+        pl, esc_sgd = escapes[(L, seed)]
+        rel = (esc_sgd - pl.alpha_esc) / pl.alpha_esc
+        rows.append((seed, pl.eps_p, pl.alpha_esc, esc_sgd, rel))
+    msg = "; ".join(
+        f"L={L} seed={s}: plateau eps={ep:.4g}, escape ode={ao:.1f} sgd={as_:.1f} rel.dev={r:+.4f}"
+        for s, ep, ao, as_, r in rows
+    )
+    print(msg)
+    for s, ep, ao, as_, r in rows:
+        assert math.isfinite(as_), msg
+        assert abs(r) < 0.05, msg
+
+
+# ---------------------------------------------------------------------------------------------
+# linearisation at the specialised point
+# ---------------------------------------------------------------------------------------------
+def test_P_matches_closed_form_at_T_identity():
+    p = np.linalg.eigvalsh(asy.fixed_point_P(CFG, init="mean"))
+    # E[g'(u) g'(v)] = (2/pi) / sqrt((1 + 1)^2 - 0) off the diagonal, (2/pi)/sqrt(3) on it
+    d, o = 2 / math.pi / math.sqrt(3), 1 / math.pi
+    np.testing.assert_allclose(p, [d - o, d + o], rtol=1e-12)
+
+
+def test_jacobian_block_triangular_and_w_rates_without_eta2():
+    cfg = CFG.replace(eta2=False)
+    rates = asy.relaxation_rates(cfg, init="mean")
+    p = rates.p
+    assert rates.coupling_wd < 1e-8
+    # without the O(eta^2) term the w block is the Lyapunov operator eta (P w + w P)
+    np.testing.assert_allclose(rates.nu, np.sort(cfg.eta * np.array([2 * p[0], p[0] + p[1], 2 * p[1]])), rtol=1e-6)
+    # the global coupling slows the slowest d-mode below eta p_min
+    assert rates.mu[0] < cfg.eta * p[0]
+
+
+def test_L1_exponential_rate_of_ode():
+    rates = asy.relaxation_rates(CFG, init="sampled", seed=0)
+    a = np.linspace(1500.0, 4500.0, 31)
+    e = integrate(CFG, a, init="sampled", seed=0, rtol=1e-7, h_max=20.0).eps_g()
+    kappa = asy.fit_exponential_rate(a, e, eps_range=(1e-12, 1e-5))
+    assert abs(kappa / rates.kappa - 1) < 0.02, (kappa, rates.kappa)
+
+
+def test_decoupled_sum_approaches_continuum_power_law():
+    cfg = CFG.replace(L=1024)
+    p = np.linalg.eigvalsh(asy.fixed_point_P(cfg, init="mean"))
+    lo, hi = asy.powerlaw_window(cfg, p)
+    a = np.geomspace(3 * lo, hi, 40)
+    S = asy.decoupled_curve(cfg, a, init="mean")
+    # the block sum is its continuum limit with the two cutoffs ...
+    np.testing.assert_allclose(S / asy.continuum_curve(cfg, a, p), 1.0, atol=0.005)
+    # ... and a power law with exponent beta/(1+beta) well inside the window
+    inner = (a > 10 * lo) & (a < hi / 100)
+    gamma = asy.fit_powerlaw(a[inner], S[inner])
+    assert abs(gamma - asy.powerlaw_exponent(cfg.beta)) < 0.02, gamma
+
+
+def test_evaluation_floor_is_at_rounding_level():
+    fw, fo = asy.evaluation_floor(CFG, seed=0, samples=16)
+    assert fw < 1e-14 and fo < 1e-14
+
+
+def test_bad_inputs():
+    with pytest.raises(ValueError, match="activation"):
+        asy.specialised_point(CFG.replace(activation="linear"))
+    with pytest.raises(ValueError, match="beta"):
+        asy.powerlaw_exponent(0.0)
+    with pytest.raises(ValueError, match="fit range"):
+        asy.fit_powerlaw(np.arange(1.0, 5.0), np.ones(4), alpha_range=(10.0, 20.0))
