@@ -171,8 +171,11 @@ def test_page_renders(built_book, page, tmp_path):
     assert err is None, f"{page}: MathJax startup failed: {err.group(0) if err else ''}"
 
     # no cell errors / tracebacks / stderr shown
-    for marker in ("output traceback", "output error", "output stderr", "Traceback (most recent call last)"):
-        assert marker not in dom, f"{page}: rendered page contains {marker!r}"
+    # (matched as class attributes of output blocks, so that prose such as "the output error"
+    # does not count)
+    bad = re.search(r'class="[^"]*\boutput (traceback|error|stderr)\b[^"]*"', dom)
+    assert bad is None, f"{page}: rendered page contains an error output block: {bad.group(0) if bad else ''}"
+    assert "Traceback (most recent call last)" not in dom, f"{page}: rendered page contains a traceback"
 
     # math typeset by the local MathJax
     has_math = 'class="math' in static
