@@ -25,6 +25,8 @@ from pathlib import Path
 import pytest
 import yaml
 
+from booktools import toc_files
+
 ROOT = Path(__file__).resolve().parents[1]
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
 SCREENSHOTS = ROOT / "_build" / "screenshots"
@@ -55,21 +57,7 @@ def _jupyter_book() -> list[str]:
     return [sys.executable, "-c", code]
 
 
-def _toc_files(node) -> list[str]:
-    out = []
-    if isinstance(node, dict):
-        for k, v in node.items():
-            if k in ("file", "root") and isinstance(v, str):
-                out.append(v)
-            else:
-                out.extend(_toc_files(v))
-    elif isinstance(node, list):
-        for v in node:
-            out.extend(_toc_files(v))
-    return out
-
-
-PAGES = _toc_files(yaml.safe_load((ROOT / "_toc.yml").read_text()))
+PAGES = toc_files(yaml.safe_load((ROOT / "_toc.yml").read_text()))
 
 
 def _chromium(args: list[str], user_dir: Path, timeout=120) -> subprocess.CompletedProcess:

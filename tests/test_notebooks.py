@@ -21,6 +21,8 @@ import nbformat
 import pytest
 import yaml
 
+from booktools import toc_files
+
 ROOT = Path(__file__).resolve().parents[1]
 CHAPTERS = ROOT / "chapters"
 SANITIZE = ROOT / "tests" / "nbval_sanitize.cfg"
@@ -37,20 +39,6 @@ def _ids(paths):
 
 def _code_sources(nb) -> list[str]:
     return [c.source.strip() for c in nb.cells if c.cell_type == "code"]
-
-
-def _toc_files(node) -> list[str]:
-    out = []
-    if isinstance(node, dict):
-        for k, v in node.items():
-            if k in ("file", "root") and isinstance(v, str):
-                out.append(v)
-            else:
-                out.extend(_toc_files(v))
-    elif isinstance(node, list):
-        for v in node:
-            out.extend(_toc_files(v))
-    return out
 
 
 def test_there_are_chapters():
@@ -95,7 +83,7 @@ def test_notebook_was_executed_cleanly(ipynb):
 
 def test_every_chapter_is_in_the_toc():
     toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
-    files = _toc_files(toc)
+    files = toc_files(toc)
     for f in files:
         assert any((ROOT / f).with_suffix(s).is_file() for s in (".md", ".ipynb")), (
             f"_toc.yml lists {f} but there is no {f}.md"

@@ -117,7 +117,7 @@ def _dd3(x, y):
     return (_phi2(x) - _phi2(y)) / d
 
 
-@nb.njit(cache=True)
+@nb.njit(cache=True, nogil=True)
 def _flow_kernel(q0, r0, s, V, mu, Gt, c0, c1, d0, d1, h, q_out, r_out):
     """Exact solution at tau = h of the frozen linear system (Eq. ODE with frozen G), per group:
 
@@ -134,6 +134,9 @@ def _flow_kernel(q0, r0, s, V, mu, Gt, c0, c1, d0, d1, h, q_out, r_out):
     e0 = np.empty((K, K))
     e1 = np.empty((K, K))
     X = np.empty((K, K))
+    tq = np.empty((K, K))
+    t1 = np.empty((K, K))
+    t2 = np.empty((K, K))
     rn = np.empty((K, M))
     qn = np.empty((K, K))
     for g in range(G):
@@ -154,17 +157,28 @@ def _flow_kernel(q0, r0, s, V, mu, Gt, c0, c1, d0, d1, h, q_out, r_out):
                 rt[a, n] = x0
                 a0[a, n] = x1
                 a1[a, n] = x2
+        # qt = V^T q0 V (likewise d0, d1) as two K^3 products
+        for k in range(K):
+            for b in range(K):
+                y0 = 0.0
+                y1 = 0.0
+                y2 = 0.0
+                for l in range(K):
+                    y0 += q0[g, k, l] * V[l, b]
+                    y1 += d0[g, k, l] * V[l, b]
+                    y2 += d1[g, k, l] * V[l, b]
+                tq[k, b] = y0
+                t1[k, b] = y1
+                t2[k, b] = y2
         for a in range(K):
             for b in range(K):
                 y0 = 0.0
                 y1 = 0.0
                 y2 = 0.0
                 for k in range(K):
-                    for l in range(K):
-                        w = V[k, a] * V[l, b]
-                        y0 += w * q0[g, k, l]
-                        y1 += w * d0[g, k, l]
-                        y2 += w * d1[g, k, l]
+                    y0 += V[k, a] * tq[k, b]
+                    y1 += V[k, a] * t1[k, b]
+                    y2 += V[k, a] * t2[k, b]
                 qt[a, b] = y0
                 e0[a, b] = y1
                 e1[a, b] = y2
@@ -203,16 +217,21 @@ def _flow_kernel(q0, r0, s, V, mu, Gt, c0, c1, d0, d1, h, q_out, r_out):
                 for a in range(K):
                     x0 += V[k, a] * rn[a, n]
                 r_out[g, k, n] = x0
+        for a in range(K):
+            for l in range(K):
+                y0 = 0.0
+                for b in range(K):
+                    y0 += qn[a, b] * V[l, b]
+                tq[a, l] = y0
         for k in range(K):
             for l in range(K):
                 y0 = 0.0
                 for a in range(K):
-                    for b in range(K):
-                        y0 += V[k, a] * V[l, b] * qn[a, b]
+                    y0 += V[k, a] * tq[a, l]
                 q_out[g, k, l] = y0
 
 
-@nb.njit(cache=True)
+@nb.njit(cache=True, nogil=True)
 def _rhs_kernel(q, r, t, s, se, G_lam, G_rho, E, out_q, out_r):
     """Eqs. (ODE-r), (ODE-q) with given coefficients: out_r = s (G_lam r + G_rho t),
     out_q = s (G_lam q + G_rho r^T + transpose) + se E, per group (se = eta s f)."""
