@@ -43,12 +43,12 @@ from ..data import groups_for
 from .ode import initial_overlaps, rhs
 from .overlaps import eps_g as _eps_g
 from .overlaps import global_overlaps, stein_coefficients
+from .plateau import escape_time  # the book's one escape criterion (re-exported)
 
 __all__ = [
     "RelaxationRates",
     "Plateau",
     "continuum_curve",
-    "crossing",
     "decoupled_curve",
     "escape_time",
     "eta2_renormalisation",
@@ -291,26 +291,7 @@ def plateau(alpha, eps, alpha_min: float = 1.0, eps_min: float = 1e-3) -> Platea
     below = np.flatnonzero(eps[i:] < eps_p / 2)
     if len(below) == 0:
         return Plateau(float(alpha[i]), float(eps_p), float(s[i]), float("nan"))
-    j = i + below[0]
-    return Plateau(float(alpha[i]), float(eps_p), float(s[i]), float(crossing(alpha, eps, eps_p / 2, j)))
-
-
-def crossing(alpha, eps, level, j) -> float:
-    """alpha where eps crosses ``level`` between grid points j-1 and j (log-linear interpolation)."""
-    if j == 0:
-        return float(alpha[0])
-    a0, a1 = alpha[j - 1], alpha[j]
-    l0, l1 = np.log(eps[j - 1]), np.log(eps[j])
-    return float(a0 + (a1 - a0) * (l0 - np.log(level)) / (l0 - l1))
-
-
-def escape_time(alpha, eps, eps_p: float, after: float = 0.0) -> float:
-    """First alpha > ``after`` with eps < eps_p / 2 (log-linear interpolation); nan if never."""
-    alpha, eps = np.asarray(alpha, float), np.asarray(eps, float)
-    idx = np.flatnonzero((alpha > after) & (eps < eps_p / 2))
-    if len(idx) == 0:
-        return float("nan")
-    return crossing(alpha, eps, eps_p / 2, idx[0])
+    return Plateau(float(alpha[i]), float(eps_p), float(s[i]), escape_time(alpha, eps, eps_p, after=alpha[i]))
 
 
 def evaluation_floor(cfg: Config, seed: int = 0, samples: int = 64, ulps: float = 4.0):

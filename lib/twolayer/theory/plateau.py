@@ -293,14 +293,15 @@ def escape_rate(cfg: Config, q, r, t, groups: Groups | None = None) -> float:
 # ---------------------------------------------------------------------------------------------
 # measured and predicted plateau length
 # ---------------------------------------------------------------------------------------------
-def escape_time(alpha, eps, eps_p: float, fraction: float = 0.5) -> float:
-    """First alpha at which eps_g falls below ``fraction * eps_p`` (log-linear interpolation
-    between grid points); nan if it never does."""
+def escape_time(alpha, eps, eps_p: float, fraction: float = 0.5, after: float = 0.0) -> float:
+    """First alpha > ``after`` at which eps_g falls below ``fraction * eps_p`` (interpolated
+    linearly in ln alpha and ln eps between grid points); nan if it never does.  The one escape
+    criterion of the book (chapters on the plateau and on the asymptotic phase)."""
     if not 0 < fraction < 1:
         raise ValueError(f"fraction must be in (0, 1), got {fraction}")
     alpha, eps = np.asarray(alpha, float), np.asarray(eps, float)
     level = fraction * eps_p
-    below = np.nonzero(eps < level)[0]
+    below = np.nonzero((eps < level) & (alpha > after))[0]
     if len(below) == 0:
         return float("nan")
     i = below[0]
