@@ -40,7 +40,7 @@ from scipy.special import gammainc
 
 from ..config import Config
 from ..data import groups_for
-from .ode import initial_overlaps, rhs
+from .ode import initial_overlaps
 from .overlaps import eps_g as _eps_g
 from .overlaps import global_overlaps, stein_coefficients
 from .plateau import escape_time  # the book's one escape criterion (re-exported)
@@ -116,12 +116,19 @@ def _unpack(x, G, K, M):
     return w, d
 
 
-def jacobian(cfg: Config, init="sampled", seed: int = 0, h: float = 1e-7):
-    """Jacobian of the block ODEs (``twolayer.theory.ode.rhs``) at the specialised point, in the
-    coordinates x = (w^g upper triangles, d^g) of Eqs. (asy-w), (asy-d); central differences.
+def jacobian(cfg: Config, init="sampled", seed: int = 0):
+    """Jacobian of the block ODEs at the specialised point, in the coordinates
+    x = (w^g upper triangles, d^g) of Eqs. (asy-w), (asy-d).
 
-    Returns (A, n_w): A is (n, n) with n = G (K(K+1)/2 + K M); the first n_w coordinates are w.
+    It is ``twolayer.theory.plateau.jacobian_matrix`` (the library's one linearisation of
+    ``twolayer.theory.ode.rhs``, in the overlaps (q^g, r^g)) after the linear change of variables
+    r = t + d, q = t + w + d + d^T.  Returns (A, n_w): A is (n, n) with n = G (K(K+1)/2 + K M);
+    the first n_w coordinates are w.
     """
+    from .plateau import _pack as _pack_qr
+    from .plateau import _unpack as _unpack_qr
+    from .plateau import jacobian_matrix
+
     q0, r0, t = specialised_point(cfg, init, seed)
     groups = groups_for(cfg)
     G, K, M = groups.size, cfg.K, cfg.M
@@ -129,21 +136,15 @@ def jacobian(cfg: Config, init="sampled", seed: int = 0, h: float = 1e-7):
         raise ValueError(f"jacobian is meant for few groups (L <= 64), got L={cfg.L}")
     n_w = G * K * (K + 1) // 2
     n = n_w + G * K * M
-
-    def f(x):
-        w, d = _unpack(x, G, K, M)
-        q = t + w + d + d.swapaxes(-1, -2)
-        r = t + d
-        dq, dr = rhs(q, r, t, groups, cfg)
-        dw = dq - dr - dr.swapaxes(-1, -2)
-        return _pack(dw, dr)
-
-    A = np.empty((n, n))
-    for j in range(n):
-        e = np.zeros(n)
-        e[j] = h
-        A[:, j] = (f(e) - f(-e)) / (2 * h)
-    return A, n_w
+    Jqr = jacobian_matrix(cfg, q0, r0, t, groups)
+    to_qr = np.empty((n, n))  # columns: (w, d) unit vectors as (q, r) deviations
+    to_wd = np.empty((n, n))  # columns: (q, r) unit vectors as (w, d) deviations
+    for j, e in enumerate(np.eye(n)):
+        w, d = _unpack(e, G, K, M)
+        to_qr[:, j] = _pack_qr(w + d + d.swapaxes(-1, -2), d).ravel()
+        q, r = _unpack_qr(e.reshape(G, -1), K, M)
+        to_wd[:, j] = _pack(q - r - r.swapaxes(-1, -2), r)
+    return to_wd @ Jqr @ to_qr, n_w
 
 
 @dataclass(frozen=True)
