@@ -43,6 +43,7 @@ from ..data import groups_for
 from .ode import initial_overlaps
 from .overlaps import eps_g as _eps_g
 from .overlaps import global_overlaps, stein_coefficients
+from .linear import fit_exponent, powerlaw_exponent  # shared with the linear chapter (re-exported)
 from .plateau import escape_time  # the book's one escape criterion (re-exported)
 
 __all__ = [
@@ -191,13 +192,6 @@ def decoupled_curve(cfg: Config, alpha, init="sampled", seed: int = 0) -> np.nda
     return 0.5 * np.einsum("ga,pga->p", amp, np.exp(-rate[None] * alpha[:, None, None]))
 
 
-def powerlaw_exponent(beta: float) -> float:
-    """beta / (1 + beta): eps_g ~ alpha^{-beta/(1+beta)} in the asymptotic phase (Eq. asy-power)."""
-    if not beta > 0:
-        raise ValueError(f"beta must be > 0, got {beta}")
-    return beta / (1.0 + beta)
-
-
 def continuum_curve(cfg: Config, alpha, p, cutoffs: bool = True) -> np.ndarray:
     """Continuum limit of S(alpha) for t^g = f_g I (Eq. asy-power): with c_k = 2 eta p_k lambda_+
     and s = beta/(1+beta),
@@ -260,7 +254,7 @@ def fit_exponential_rate(alpha, eps, alpha_range=None, eps_range=None) -> float:
 def fit_powerlaw(alpha, eps, alpha_range=None, eps_range=None) -> float:
     """gamma of eps ~ alpha^{-gamma}: least squares of ln eps against ln alpha in the ranges."""
     a, e = _mask(alpha, eps, alpha_range, eps_range)
-    return float(-np.polyfit(np.log(a), np.log(e), 1)[0])
+    return -fit_exponent(a, e, a.min(), a.max())
 
 
 @dataclass(frozen=True)

@@ -198,7 +198,10 @@ def reachable_error(cfg: Config, init="mean", seed: int = 0) -> float:
 # the power law  (chapter "Linear activation", Eqs. eq-lin-continuum, eq-lin-powerlaw, eq-centre-slope)
 # ---------------------------------------------------------------------------------------------
 def powerlaw_exponent(beta: float) -> float:
-    """Predicted exponent: eps_g ~ alpha^{-beta/(1+beta)}."""
+    """Predicted exponent: eps_g ~ alpha^{-beta/(1+beta)} (linear phase here; the asymptotic
+    phase of the erf network has the same exponent, chapter "Asymptotic phase")."""
+    if not beta > 0:
+        raise ValueError(f"beta must be > 0, got {beta}")
     return beta / (1.0 + beta)
 
 
