@@ -62,6 +62,8 @@ def block_errors(cfg: Config, alpha, e0, finite_n: bool = False) -> np.ndarray:
     dropped in the ODE; it matters when eta lambda_+ / N is not small (e.g. L = N).
     """
     groups = groups_for(cfg)
+    if not finite_n:
+        return solve_errors(groups.lam, groups.frac, groups.trainable, cfg.eta, alpha, e0, cfg.eta2)
     alpha = np.asarray(alpha, dtype=float)
     e0 = np.asarray(e0, dtype=float)
     tr = groups.trainable
@@ -75,31 +77,55 @@ def block_errors(cfg: Config, alpha, e0, finite_n: bool = False) -> np.ndarray:
     b = eta2 * lt * ft * np.dot(lam[~tr], e0[~tr])  # constant source from frozen groups
     sq = np.sqrt(ft)
     v = lt * sq
-    d = -2.0 * cfg.eta * lt
-    if finite_n:
-        d = d + 2.0 * eta2 * lt**2 / cfg.N
+    d = -2.0 * cfg.eta * lt + 2.0 * eta2 * lt**2 / cfg.N
     S = np.diag(d) + eta2 * np.outer(v, v)
     w, U = np.linalg.eigh(S)
     x0 = U.T @ (e0[tr] / sq)
     bt = U.T @ (b / sq)
-    if finite_n:
-        # discrete map x <- (1 + w/N) x + bt/N, t = round(alpha N) steps; 1 + w/N >= 1/2 > 0
-        t = np.round(alpha * cfg.N)
-        lg = np.log1p(w / cfg.N)
-        wa = np.outer(t, lg)  # log of (1 + w/N)^t
-        with np.errstate(divide="ignore", invalid="ignore"):
-            geo = np.where(np.abs(wa) < 1e-12, t[:, None] / cfg.N + 0.0 * wa,
-                           np.expm1(wa) / np.where(w == 0, 1.0, w) * (w != 0))
-        x = np.exp(wa) * x0 + geo * bt
-        out[:, tr] = (x @ U.T) * sq
-        return out
-    wa = np.outer(alpha, w)
-    # x(alpha) = e^{w alpha} x0 + alpha phi1(w alpha) bt
+    # discrete map x <- (1 + w/N) x + bt/N, t = round(alpha N) steps; 1 + w/N >= 1/2 > 0
+    t = np.round(alpha * cfg.N)
+    lg = np.log1p(w / cfg.N)
+    wa = np.outer(t, lg)  # log of (1 + w/N)^t
     with np.errstate(divide="ignore", invalid="ignore"):
-        phi1 = np.where(np.abs(wa) < 1e-12, 1.0, np.expm1(wa) / np.where(wa == 0, 1.0, wa))
-    x = np.exp(wa) * x0 + alpha[:, None] * phi1 * bt
+        geo = np.where(np.abs(wa) < 1e-12, t[:, None] / cfg.N + 0.0 * wa,
+                       np.expm1(wa) / np.where(w == 0, 1.0, w) * (w != 0))
+    x = np.exp(wa) * x0 + geo * bt
     out[:, tr] = (x @ U.T) * sq
     return out
+
+
+def solve_errors(lam, frac, trainable, eta: float, alpha, e0, eta2: bool = True) -> np.ndarray:
+    """Exact solution of Eq. (eq-lin-e) for any groups: eigenvalues ``lam`` (G,), coordinate
+    fractions ``frac`` (G,), a boolean ``trainable`` mask (G,).  ``e0`` is (G,) or (S, G); returns
+    (P, G) or (S, P, G).  The trainable block is similar to the symmetric
+    S = -2 eta diag(lambda) + eta^2 v v^T, v = lambda sqrt(f), solved by one eigendecomposition;
+    frozen groups stay at e0 and act as the constant source eta^2 lambda f sum_frozen lambda e.
+    Used per eigenvalue block (``block_errors``) and per coordinate of an arbitrary spectrum
+    (``twolayer.theory.trainable``)."""
+    lam, frac = np.asarray(lam, dtype=float), np.asarray(frac, dtype=float)
+    tr = np.asarray(trainable, dtype=bool)
+    alpha = np.asarray(alpha, dtype=float)
+    e0 = np.asarray(e0, dtype=float)
+    single = e0.ndim == 1
+    E0 = np.atleast_2d(e0)
+    out = np.empty((E0.shape[0], len(alpha), lam.size))
+    out[:, :, ~tr] = E0[:, None, ~tr]
+    if tr.any():
+        lt, ft = lam[tr], frac[tr]
+        c2 = eta**2 if eta2 else 0.0
+        b = c2 * np.outer(E0[:, ~tr] @ lam[~tr], lt * ft)  # (S, G_t) constant source
+        sq = np.sqrt(ft)
+        v = lt * sq
+        w, U = np.linalg.eigh(np.diag(-2.0 * eta * lt) + c2 * np.outer(v, v))
+        x0 = (E0[:, tr] / sq) @ U
+        bt = (b / sq) @ U
+        wa = np.outer(alpha, w)
+        # x(alpha) = e^{w alpha} x0 + alpha phi1(w alpha) bt
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+            phi1 = np.where(np.abs(wa) < 1e-12, 1.0, np.expm1(wa) / np.where(wa == 0, 1.0, wa))
+        x = np.exp(wa)[None] * x0[:, None, :] + (alpha[:, None] * phi1)[None] * bt[:, None, :]
+        out[:, :, tr] = (x @ U.T) * sq
+    return out[0] if single else out
 
 
 def exact_curve(cfg: Config, alpha, init="sampled", seeds=(0,)) -> LearningCurve:

@@ -36,6 +36,7 @@ import numpy as np
 
 from ..config import _check_int, _check_pos
 from ..data import eigenvalues, lambda_plus
+from .linear import solve_errors
 
 __all__ = [
     "coordinate_errors",
@@ -126,37 +127,19 @@ def exact_errors_spectrum(lam, eta: float, sigma_J: float, n_trainable: int, alp
     """Per-coordinate errors e_i(alpha) of Eq. (eq-tr-coord): shape (P, N), or (S, P, N) for e0 (S, N).
 
     ``lam`` (N,) is any spectrum in the order of the coordinates; the first ``n_trainable`` are
-    trained.  ``e0`` defaults to the expectation (1 + sigma_J^2)/N.  With W = N^{1/2} the
-    trainable block is the symmetric S = -2 eta diag(lambda) + (eta^2/N) lambda lambda^T, solved
-    by one eigendecomposition; the frozen coordinates act as a constant source
-    (eta^2/N) lambda_i sum_{frozen} lambda_j e_j.  ``eta2=False`` drops the O(eta^2) terms.
+    trained.  ``e0`` defaults to the expectation (1 + sigma_J^2)/N.  Each coordinate is its own
+    group (f = 1/N) of ``twolayer.theory.linear.solve_errors``; the frozen coordinates act as a
+    constant source (eta^2/N) lambda_i sum_{frozen} lambda_j e_j.  ``eta2=False`` drops the
+    O(eta^2) terms.
     """
     lam, eta, sigma_J, n_l = _check_common(lam, eta, sigma_J, n_trainable)
     alpha = _check_alpha(alpha)
     N = lam.size
     e0 = _check_e0(e0, N, sigma_J)
-    single = e0.ndim == 1
-    E0 = np.atleast_2d(e0)
     if eta2 and n_l and eta >= eta_max_spectrum(lam, n_l):
         raise ValueError(f"eta must be < eta_max = {eta_max_spectrum(lam, n_l):.6g} for this spectrum "
                          f"and N_l = {n_l}, got {eta}")
-    out = np.empty((E0.shape[0], alpha.size, N))
-    out[:, :, n_l:] = E0[:, None, n_l:]
-    if n_l:
-        lt = lam[:n_l]
-        c2 = eta**2 / N if eta2 else 0.0
-        S = np.diag(-2.0 * eta * lt) + c2 * np.outer(lt, lt)
-        w, U = np.linalg.eigh(S)
-        b = c2 * np.outer(E0[:, n_l:] @ lam[n_l:], lt)  # (S, n_l) constant source
-        x0 = E0[:, :n_l] @ U  # (S, n_l)
-        bt = b @ U
-        wa = np.outer(alpha, w)  # (P, n_l)
-        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-            phi1 = np.where(np.abs(wa) < 1e-12, 1.0, np.expm1(wa) / np.where(wa == 0, 1.0, wa))
-        ew = np.exp(wa)
-        x = ew[None] * x0[:, None, :] + (alpha[:, None] * phi1)[None] * bt[:, None, :]
-        out[:, :, :n_l] = x @ U.T
-    return out[0] if single else out
+    return solve_errors(lam, np.full(N, 1.0 / N), np.arange(N) < n_l, eta, alpha, e0, eta2)
 
 
 def exact_curve_spectrum(lam, eta: float, sigma_J: float, n_trainable: int, alpha, e0=None,
