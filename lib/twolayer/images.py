@@ -626,7 +626,7 @@ def simulate_on_inputs(cfg: Config, data: PatchDataset, seeds=(0,), alpha=None, 
     ``alpha`` defaults to ``alpha_grid(alpha_max, points, N)``.  Seeds run in parallel threads
     (the compiled loop releases the GIL).
     """
-    from .sgd import DivergenceError, run_indexed_inputs
+    from .sgd import check_weights, run_indexed_inputs
 
     if cfg.N != data.N:
         raise ValueError(f"cfg.N must equal the data dimension {data.N}, got {cfg.N}")
@@ -657,12 +657,7 @@ def simulate_on_inputs(cfg: Config, data: PatchDataset, seeds=(0,), alpha=None, 
                 m = int(min(chunk, target - done))
                 run_indexed_inputs(J, B, X, sampler.draw_indices(m), cfg)
                 done += m
-            big = np.max(np.abs(J))
-            if not np.isfinite(big) or big > 1e6:
-                raise DivergenceError(
-                    f"SGD on real inputs diverged by alpha = {target / cfg.N:.4g}; eta = {cfg.eta} "
-                    f"is too large for this spectrum (largest eigenvalue {lam[0]:.4g})"
-                )
+            check_weights(J, cfg, target / cfg.N)
             Q, R, T = overlaps(J, B, lam)
             th[p] = _eps_g(Q, R, T, cfg.activation, cfg.a_student, cfg.a_teacher)
             te[p] = _empirical_error(J, Xt, yt, cfg)

@@ -147,7 +147,8 @@ class InputStream:
         return z * self.sqrt_lam
 
 
-def _check_finite(J, cfg: Config, alpha: float) -> None:
+def check_weights(J, cfg: Config, alpha: float) -> None:
+    """Raise ``DivergenceError`` if the weights are non-finite or exceed 1e6 (any input source)."""
     big = np.max(np.abs(J)) if J.size else 0.0
     if not np.isfinite(big) or big > 1e6:
         raise DivergenceError(
@@ -187,7 +188,7 @@ def simulate_seed(cfg: Config, seed: int, alpha: np.ndarray, J=None, B=None):
             )
             ctr, ctr2 = np.uint64(ctr), np.uint64(ctr2)  # keep unsigned: int64 + uint64 is float
             done = int(target)
-        _check_finite(J, cfg, target / cfg.N)
+        check_weights(J, cfg, target / cfg.N)
         Q, R, T = overlaps(J, B, lam)
         eps[p] = _eps_g(Q, R, T, cfg.activation, cfg.a_student, cfg.a_teacher)
     return eps, J, B

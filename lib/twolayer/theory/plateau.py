@@ -73,7 +73,7 @@ def plateau_global(cfg: Config, T, mean_lam: float = 1.0):
     """Solve Eq. (eq-plateau-fp) for (b, v) given the global teacher overlap T; returns
     (b, v, gamma, c, e)."""
     T = np.asarray(T, float)
-    M, K = cfg.M, cfg.K
+    M = cfg.M
     # start: all students equal, J = c sum_n B_n, with Saad & Solla's amplitude c^2 = 1/(M(2M-1))
     c0 = 1.0 / np.sqrt(M * (2 * M - 1))
     v0 = c0 * T.sum(axis=1)
