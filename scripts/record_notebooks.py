@@ -7,8 +7,9 @@
 Each ``chapters/NN_name.md`` (jupytext MyST markdown, the source) is converted to a notebook,
 executed with ``chapters/`` as the working directory (as the book build and nbval do) and
 written to ``chapters/NN_name.ipynb``: the committed reference outputs that
-``tests/test_notebooks.py`` and ``pytest --nbval`` check.  Cell ids are made deterministic and no
-timing metadata is stored, so re-recording an unchanged chapter gives a minimal diff.
+``tests/test_notebooks.py`` and ``pytest --nbval`` check.  Cell ids are made deterministic, no
+timing metadata is stored and consecutive stream outputs are merged, so re-recording an unchanged
+chapter reproduces its notebook byte for byte (tested in ``tests/test_notebooks.py``).
 
 The reference outputs are recorded at the default scale.  With ``TWOLAYER_SCALE`` set to
 anything else, ``--out DIR`` is required so that the references are not overwritten; with
@@ -36,6 +37,25 @@ def chapter_sources() -> list[Path]:
     return sorted(CHAPTERS.glob("*.md"))
 
 
+def coalesce_streams(nb) -> None:
+    """Merge consecutive stream outputs of the same stream (stdout, stderr) of every code cell.
+
+    How a kernel chunks a cell's printed text into messages depends on timing (flushes while
+    the cell computes); merging makes the recorded notebook independent of it."""
+    for cell in nb.cells:
+        if cell.cell_type != "code":
+            continue
+        merged = []
+        for out in cell.get("outputs", []):
+            if (out.get("output_type") == "stream" and merged
+                    and merged[-1].get("output_type") == "stream"
+                    and merged[-1].get("name") == out.get("name")):
+                merged[-1]["text"] = "".join(merged[-1]["text"]) + "".join(out["text"])
+            else:
+                merged.append(out)
+        cell["outputs"] = merged
+
+
 def record(md: Path, out_dir: Path | None = None, kernel: str = "python3") -> Path:
     """Execute ``md`` and write its .ipynb twin; returns the notebook path."""
     md = md.resolve()
@@ -52,6 +72,7 @@ def record(md: Path, out_dir: Path | None = None, kernel: str = "python3") -> Pa
         resources={"metadata": {"path": str(md.parent)}},  # cwd = chapters/
     )
     client.execute()
+    coalesce_streams(nb)
     out = (out_dir or md.parent) / (md.stem + ".ipynb")
     out.parent.mkdir(parents=True, exist_ok=True)
     nbformat.validate(nb)

@@ -16,3 +16,16 @@ def toc_files(node) -> list[str]:
         for v in node:
             out.extend(toc_files(v))
     return out
+
+
+def reduced_dispatch_env(root) -> dict[str, str]:
+    """The variables of ``scripts/reduced-dispatch.env`` (NAME=value lines, # comments)."""
+    from pathlib import Path
+
+    env = {}
+    for line in (Path(root) / "scripts" / "reduced-dispatch.env").read_text().splitlines():
+        line = line.strip()
+        if line and not line.startswith("#"):
+            name, _, value = line.partition("=")
+            env[name.strip()] = value
+    return env

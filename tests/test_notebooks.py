@@ -21,7 +21,7 @@ import nbformat
 import pytest
 import yaml
 
-from booktools import toc_files
+from booktools import reduced_dispatch_env, toc_files
 
 ROOT = Path(__file__).resolve().parents[1]
 CHAPTERS = ROOT / "chapters"
@@ -157,3 +157,28 @@ def test_nbval_fails_on_altered_number(quickstart_copies):
     )
     assert "1 failed" in res.stdout, res.stdout[-4000:]
     assert new in res.stdout and old in res.stdout, res.stdout[-4000:]
+
+
+# ---------------------------------------------------------------------------------------------
+# re-recording a chapter reproduces its reference byte for byte
+# ---------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("dispatch", ["native", "reduced"])
+def test_rerecording_quickstart_changes_no_tracked_file(dispatch, tmp_path):
+    """``scripts/record_notebooks.py chapters/00_quickstart.md`` reproduces the committed notebook
+    and the committed figures exactly (deterministic SVG ids, no dates, merged streams), as the
+    machine is and under the reduced vector dispatch of ``scripts/reduced-dispatch.env``."""
+    env = {k: v for k, v in os.environ.items() if k not in ("TWOLAYER_SCALE", "TWOLAYER_FIGURES")}
+    if dispatch == "reduced":
+        env.update(reduced_dispatch_env(ROOT))
+    env["TWOLAYER_FIGURES"] = str(tmp_path / "figures")
+    res = subprocess.run(
+        [sys.executable, "scripts/record_notebooks.py", "--out", str(tmp_path), "chapters/00_quickstart.md"],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=900,
+    )
+    assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:]
+    new_nb = (tmp_path / QUICKSTART.name).read_bytes()
+    assert new_nb == QUICKSTART.read_bytes(), "re-recorded 00_quickstart.ipynb differs from the reference"
+    for suffix in (".png", ".svg"):
+        ref = ROOT / "figures" / f"00_quickstart{suffix}"
+        new = tmp_path / "figures" / f"00_quickstart{suffix}"
+        assert new.read_bytes() == ref.read_bytes(), f"re-recorded figure {ref.name} differs"

@@ -25,7 +25,9 @@ Typical use::
 
 from __future__ import annotations
 
+import io
 import os
+import re
 import warnings
 from pathlib import Path
 
@@ -211,11 +213,34 @@ def figures_dir() -> Path:
     return Path.cwd() / "figures"
 
 
+_SVG_ID = re.compile(r'(?<=id=")([a-zA-Z_]*?)([0-9a-f]{10})(?=")')
+
+
+def _stable_svg_ids(text: str) -> str:
+    """Rename matplotlib's hashed SVG ids (``p1a2b3c4d5e``, ``m...``) to sequential ones in
+    order of first definition, so that the file does not depend on the hash salt or on
+    floating-point details of the layout; references (``url(#..)``, ``href="#.."``) follow."""
+    mapping: dict[str, str] = {}
+    for m in _SVG_ID.finditer(text):
+        old = m.group(0)
+        if old not in mapping:
+            mapping[old] = f"{m.group(1) or 'id'}{len(mapping):04d}"
+    if not mapping:
+        return text
+    pattern = re.compile(r'(?<=["#])(' + "|".join(map(re.escape, mapping)) + r')(?=["\)])')
+    return pattern.sub(lambda m: mapping[m.group(1)], text)
+
+
 def save(fig, name: str) -> tuple[Path, Path]:
-    """Write ``<figures_dir>/<name>.png`` and ``.svg``; returns both paths."""
+    """Write ``<figures_dir>/<name>.png`` and ``.svg``; returns both paths.
+
+    Both files are byte-for-byte reproducible: no dates or software versions in the metadata,
+    and the SVG ids are renumbered deterministically (``_stable_svg_ids``)."""
     out = figures_dir()
     out.mkdir(parents=True, exist_ok=True)
     png, svg = out / f"{name}.png", out / f"{name}.svg"
     fig.savefig(png, metadata={"Software": None})
-    fig.savefig(svg, metadata={"Date": None, "Creator": None})
+    buf = io.StringIO()
+    fig.savefig(buf, format="svg", metadata={"Date": None, "Creator": None})
+    svg.write_text(_stable_svg_ids(buf.getvalue()), encoding="utf-8")
     return png, svg

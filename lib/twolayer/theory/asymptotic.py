@@ -375,7 +375,9 @@ def learning_curves(cfg: Config, L_values, alpha_max: dict, sim_alpha_max: dict,
                     points: int = 150, alpha_min: float = 0.1, workers: int = 2):
     """ODE and SGD learning curves for several L (the runs of chapter 04, Fig. 1).
 
-    ODE (init "sampled", seed ``seeds[0]``) for every L in ``L_values`` up to ``alpha_max[L]``:
+    ODE (init "sampled", one curve per seed: the ODE started from each seed's initial weights,
+    so that its seed mean pairs with the SGD seed mean) for every L in ``L_values`` up to
+    ``alpha_max[L]``:
     rtol = 1e-7 with steps <= 20 for L <= 4 (their curves fall to 1e-13, see Sec. "precision
     floors"), rtol = 1e-5 otherwise.  SGD for every L in ``sim_alpha_max`` and every seed, up to
     ``sim_alpha_max[L]``, in ``workers`` threads while the ODEs run.  Returns two dicts
@@ -400,8 +402,8 @@ def learning_curves(cfg: Config, L_values, alpha_max: dict, sim_alpha_max: dict,
             c = cfg.replace(L=L)
             a = np.geomspace(alpha_min, alpha_max[L], points)
             kw = dict(rtol=1e-7, h_max=20.0) if L <= 4 else dict(rtol=1e-5)
-            tr = integrate(c, a, init="sampled", seed=seeds[0], **kw)
-            ode[L] = LearningCurve(alpha=a, eps_g=tr.eps_g()[None], method="ode", meta={"cfg": c})
+            rows = [integrate(c, a, init="sampled", seed=s, **kw).eps_g() for s in seeds]
+            ode[L] = LearningCurve(alpha=a, eps_g=np.array(rows), method="ode", meta={"cfg": c, "seeds": seeds})
         sgd = {}
         for L in sim_alpha_max:
             rows = [futs[(L, s)].result()[0] for s in seeds]
