@@ -1,33 +1,20 @@
 """The asymptotic phase: relaxation to the specialised fixed point, exponential and power law.
 
-Chapter "The asymptotic phase" (``chapters/04_asymptotic.md``).
-
-At the specialised fixed point every student unit copies one teacher unit, J_i = B_i, so in
-every eigenvalue group q^g = r^g = t^g (Eq. asy-fp).  There y = sigma for every input, so the
-O(eta^2) term E[delta delta^T] vanishes as well and the point is an exact fixed point of the
-block ODEs.  Writing r^g = t^g + d^g and q^g = t^g + w^g + d^g + d^gT, the exact block ODEs
-(``twolayer.theory.ode``) give (Eqs. asy-w, asy-d)
+Chapter "The asymptotic phase" (``chapters/04_asymptotic.md``).  At the specialised fixed point
+every student unit copies one teacher unit, J_i = B_i, so in every group q^g = r^g = t^g
+(Eq. {eq}`eq-asy-fp`); there y = sigma for every input, E[delta delta^T] = 0 too, and the point is
+an exact fixed point of the block ODEs.  Writing r^g = t^g + d^g and q^g = t^g + w^g + d^g + d^gT
+the block ODEs give without approximation (Eqs. {eq}`eq-asy-w`, {eq}`eq-asy-d`)
 
     dw^g/dalpha = eta lambda_g (G_lam w^g + w^g G_lam + C d^gT + d^g C^T) + eta^2 lambda_g f_g E
     dd^g/dalpha = eta lambda_g (G_lam d^g + C t^g),          C = G_lam + G_rho,
 
-with C = 0 at the fixed point.  Linearised (C is linear in the global deviations):
-w^g relaxes on its own with the Lyapunov operator -eta lambda_g (P w + w P) (P = G_rho at the
-fixed point) plus the O(eta^2) feed-back through W = sum_h lambda_h w^h; d^g relaxes with
--eta lambda_g P d^g plus the global coupling C(D, W) t^g.  In the coordinates (w, d) the Jacobian
-is block triangular, so its spectrum splits into "w rates" nu and "d rates" mu.  Near the fixed
-point eps_g = 1/2 tr(P W) + (quadratic form in D = sum_g lambda_g d^g)  (Eq. asy-eps),
-so eps_g decays with the rates nu and 2 mu: for L = 1 the rate is kappa = min(nu_min, 2 mu_min)
-(Eq. asy-rate).
-
-For many groups the slow groups are still unlearned when the plateau ends, d^g = -t^g, and
-w^g(alpha) = exp(-eta lambda_g P alpha) t^g exp(-eta lambda_g P alpha), so that (Eq. asy-sum)
-
-    eps_g ~ S(alpha) = 1/2 sum_g lambda_g tr( P exp(-eta lambda_g P alpha) t^g exp(-eta lambda_g P alpha) )
-          ~ 1/2 sum_k p_k sum_g lambda_g f_g exp(-2 eta p_k lambda_g alpha),
-
-whose continuum limit is a power law alpha^{-beta/(1+beta)} (Eq. asy-power) in the window
-1/(2 eta p_min lambda_1) << alpha << 1/(2 eta p_max lambda_L)  (Eq. asy-window).
+with C = 0 at the fixed point.  Linearised, the Jacobian is block triangular in (w, d), its
+spectrum splits into w rates nu and d rates mu, and eps_g decays with the rates nu and 2 mu: for
+L = 1 the rate is kappa = min(nu_min, 2 mu_min) (Eq. {eq}`eq-asy-rate`).  For many groups the
+slow groups are unlearned when the plateau ends and relax on their own with -eta lambda_g P
+(P = G_rho at the fixed point), giving the superposition S(alpha) of Eq. {eq}`eq-asy-sum`, a power
+law alpha^{-beta/(1+beta)} inside its window (``twolayer.theory.spectral``).
 """
 
 from __future__ import annotations
@@ -35,127 +22,107 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.special import gamma as _gamma
-from scipy.special import gammainc
 
-from ..config import Config
-from ..data import groups_for
+from ..data.weights import global_overlaps, init_weights, overlaps
+from ..gaussian.activations import activation_of
+from ..gaussian.averages import delta_delta, stein_coefficients
+from ..problem.checks import check_alpha, check_float, check_int, check_seed
+from ..problem.config import Config
+from ..problem.spectrum import coordinate_eigenvalues, groups
+from . import spectral
 from .ode import initial_overlaps
-from .overlaps import eps_g as _eps_g
-from .overlaps import global_overlaps, stein_coefficients
-from .linear import fit_exponent, powerlaw_exponent  # shared with the linear chapter (re-exported)
-from .plateau import escape_time  # the book's one escape criterion (re-exported)
+from .plateau import jacobian_matrix
+from .plateau import pack as pack_qr
+from .plateau import unpack as unpack_qr
 
 __all__ = [
     "RelaxationRates",
-    "Plateau",
     "continuum_curve",
     "decoupled_curve",
-    "escape_time",
     "eta2_renormalisation",
     "evaluation_floor",
-    "fit_exponential_rate",
-    "fit_powerlaw",
     "fixed_point_P",
     "jacobian",
-    "learning_curves",
-    "local_slope",
-    "plateau",
-    "powerlaw_exponent",
+    "noise_floor",
     "powerlaw_window",
     "relaxation_rates",
     "renormalised_curve",
-    "slope_window",
     "specialised_point",
 ]
 
 
-def _check_erf_square(cfg: Config):
-    if cfg.activation != "erf":
-        raise ValueError(f"activation must be 'erf' for the specialised fixed point, got {cfg.activation!r}")
-    if cfg.K != cfg.M:
-        raise ValueError(f"K must equal M (the specialised point J_i = B_i), got K={cfg.K}, M={cfg.M}")
-    if cfg.trainable is not None and cfg.trainable != cfg.N:
+def _check(config: Config):
+    if not isinstance(config, Config):
+        raise ValueError(f"config must be a Config, got {type(config).__name__}")
+    if config.activation == "linear":
+        raise ValueError("activation must be nonlinear for the specialised fixed point")
+    if config.K != config.M:
+        raise ValueError(f"K must equal M (the specialised point J_i = B_i), got K={config.K}, M={config.M}")
+    if config.trainable is not None and config.trainable != config.N:
         raise ValueError("trainable must be None (all directions trained) for the specialised point")
+    if not config.uniform_readout:
+        raise ValueError("the specialised point is written for fixed, uniform second layers")
 
 
-def specialised_point(cfg: Config, init="sampled", seed: int = 0):
-    """Block overlaps (q, r, t) of the specialised fixed point J = B: q^g = r^g = t^g (Eq. asy-fp).
-
-    ``t`` is the teacher of ``init`` ("sampled": the teacher of ``seed``; "mean": t^g = f_g I).
-    """
-    _check_erf_square(cfg)
-    _, _, t = initial_overlaps(cfg, init, seed)
+def specialised_point(config: Config, init="sampled", seed: int = 0):
+    """Block overlaps (q, r, t) of the specialised fixed point J = B: q^g = r^g = t^g
+    (Eq. {eq}`eq-asy-fp`), with the teacher of ``init`` (the seed's, or t^g = f_g I)."""
+    _check(config)
+    t = initial_overlaps(config, init, seed).t
     return t.copy(), t.copy(), t
 
 
-def fixed_point_P(cfg: Config, init="sampled", seed: int = 0) -> np.ndarray:
+def fixed_point_P(config: Config, init="sampled", seed: int = 0) -> np.ndarray:
     """P = G_rho = -G_lam = E[g'(rho_i) g'(rho_j)] at the specialised point (K x K)."""
-    q, r, t = specialised_point(cfg, init, seed)
-    lam = groups_for(cfg).lam
-    Q, R, T = global_overlaps(q, r, t, lam)
-    G_lam, G_rho = stein_coefficients(Q, R, T, cfg.activation, cfg.a_student, cfg.a_teacher)
-    return G_rho
+    q, r, t = specialised_point(config, init, seed)
+    Q, R, T = global_overlaps(q, r, t, groups(config).lam)
+    return stein_coefficients(Q, R, T, config, config.student_weights, config.teacher_weights)[1]
 
 
-def _sym_index(K):
-    return np.triu_indices(K)
-
-
-def _pack(w, d):
-    iu = _sym_index(w.shape[-1])
+def _pack_wd(w, d):
+    iu = np.triu_indices(w.shape[-1])
     return np.concatenate([w[:, iu[0], iu[1]].ravel(), d.ravel()])
 
 
-def _unpack(x, G, K, M):
-    iu = _sym_index(K)
+def _unpack_wd(x, G, K, M):
+    iu = np.triu_indices(K)
     n_w = G * len(iu[0])
     w = np.zeros((G, K, K))
     w[:, iu[0], iu[1]] = x[:n_w].reshape(G, -1)
     w = w + np.triu(w, 1).swapaxes(-1, -2)
-    d = x[n_w:].reshape(G, K, M)
-    return w, d
+    return w, x[n_w:].reshape(G, K, M)
 
 
-def jacobian(cfg: Config, init="sampled", seed: int = 0):
-    """Jacobian of the block ODEs at the specialised point, in the coordinates
-    x = (w^g upper triangles, d^g) of Eqs. (asy-w), (asy-d).
-
-    It is ``twolayer.theory.plateau.jacobian_matrix`` (the library's one linearisation of
-    ``twolayer.theory.ode.rhs``, in the overlaps (q^g, r^g)) after the linear change of variables
-    r = t + d, q = t + w + d + d^T.  Returns (A, n_w): A is (n, n) with n = G (K(K+1)/2 + K M);
-    the first n_w coordinates are w.
-    """
-    from .plateau import _pack as _pack_qr
-    from .plateau import _unpack as _unpack_qr
-    from .plateau import jacobian_matrix
-
-    q0, r0, t = specialised_point(cfg, init, seed)
-    groups = groups_for(cfg)
-    G, K, M = groups.size, cfg.K, cfg.M
+def jacobian(config: Config, init="sampled", seed: int = 0, *, eta2: bool = True):
+    """The Jacobian of the block ODEs at the specialised point in the coordinates
+    x = (w^g upper triangles, d^g) of Eqs. {eq}`eq-asy-w`, {eq}`eq-asy-d`: the library's one
+    linearisation (``plateau.jacobian_matrix``) after the linear change of variables
+    r = t + d, q = t + w + d + d^T; ``eta2=False`` drops the O(eta^2) term.  Returns (A, n_w); the
+    first n_w coordinates are w."""
+    q0, r0, t = specialised_point(config, init, seed)
+    G, K, M = groups(config).size, config.K, config.M
     if G > 64:
-        raise ValueError(f"jacobian is meant for few groups (L <= 64), got L={cfg.L}")
+        raise ValueError(f"jacobian is meant for few groups (L <= 64), got L={config.L}")
     n_w = G * K * (K + 1) // 2
     n = n_w + G * K * M
-    Jqr = jacobian_matrix(cfg, q0, r0, t, groups)
-    to_qr = np.empty((n, n))  # columns: (w, d) unit vectors as (q, r) deviations
-    to_wd = np.empty((n, n))  # columns: (q, r) unit vectors as (w, d) deviations
+    Jqr = jacobian_matrix(config, q0, r0, t, eta2=eta2)
+    to_qr = np.empty((n, n))
+    to_wd = np.empty((n, n))
     for j, e in enumerate(np.eye(n)):
-        w, d = _unpack(e, G, K, M)
-        to_qr[:, j] = _pack_qr(w + d + d.swapaxes(-1, -2), d).ravel()
-        q, r = _unpack_qr(e.reshape(G, -1), K, M)
-        to_wd[:, j] = _pack(q - r - r.swapaxes(-1, -2), r)
+        w, d = _unpack_wd(e, G, K, M)
+        to_qr[:, j] = pack_qr(w + d + d.swapaxes(-1, -2), d).ravel()
+        q, r = unpack_qr(e.reshape(G, -1), K, M)
+        to_wd[:, j] = _pack_wd(q - r - r.swapaxes(-1, -2), r)
     return to_wd @ Jqr @ to_qr, n_w
 
 
 @dataclass(frozen=True)
 class RelaxationRates:
-    """Linear relaxation at the specialised point (chapter 04, Eq. asy-rate).
+    """Linear relaxation at the specialised point (Eq. {eq}`eq-asy-rate`).
 
-    p: eigenvalues of P; nu: decay rates of the w block; mu: decay rates of the d block (all
-    ascending); coupling_wd: largest |dw'/dd| (zero: the Jacobian is block triangular);
-    kappa = min(nu_min, 2 mu_min): the predicted exponential rate of eps_g (one group).
-    """
+    p: eigenvalues of P; nu: decay rates of the w block; mu: of the d block (ascending);
+    coupling_wd: largest |dw'/dd| (zero: the Jacobian is block triangular);
+    kappa = min(nu_min, 2 mu_min): the predicted exponential rate of eps_g."""
 
     p: np.ndarray
     nu: np.ndarray
@@ -167,262 +134,143 @@ class RelaxationRates:
         return float(min(self.nu[0], 2 * self.mu[0]))
 
 
-def relaxation_rates(cfg: Config, init="sampled", seed: int = 0) -> RelaxationRates:
-    """Decay rates of the linearised block ODEs at the specialised point (Eq. asy-rate)."""
-    A, n_w = jacobian(cfg, init, seed)
+def relaxation_rates(config: Config, init="sampled", seed: int = 0, *, eta2: bool = True) -> RelaxationRates:
+    """Decay rates of the linearised block ODEs at the specialised point (Eq. {eq}`eq-asy-rate`);
+    ``eta2=False``: of the small-eta ODE without the O(eta^2) term."""
+    A, n_w = jacobian(config, init, seed, eta2=eta2)
     nu = np.sort(-np.linalg.eigvals(A[:n_w, :n_w]).real)
     mu = np.sort(-np.linalg.eigvals(A[n_w:, n_w:]).real)
-    p = np.linalg.eigvalsh(fixed_point_P(cfg, init, seed))
+    p = np.linalg.eigvalsh(fixed_point_P(config, init, seed))
     return RelaxationRates(p=p, nu=nu, mu=mu, coupling_wd=float(np.abs(A[:n_w, n_w:]).max()))
 
 
-def decoupled_curve(cfg: Config, alpha, init="sampled", seed: int = 0) -> np.ndarray:
-    """S(alpha) of Eq. (asy-sum): every group starts unlearned (J_g = 0) and relaxes with
-    -eta lambda_g P, without the global coupling and without the O(eta^2) term."""
-    _check_erf_square(cfg)
-    q, r, t = specialised_point(cfg, init, seed)
-    groups = groups_for(cfg)
-    P = fixed_point_P(cfg, init, seed)
-    p, V = np.linalg.eigh(P)
-    tt = np.einsum("ka,gkl,ka->ga", V, t, V)  # diagonal of t^g in the eigenbasis of P
-    alpha = np.asarray(alpha, dtype=float)
-    # tr(P E t E) = sum_a p_a (V^T t V)_aa exp(-2 eta lambda_g p_a alpha)
-    amp = groups.lam[:, None] * p[None, :] * tt  # (G, K)
-    rate = 2 * cfg.eta * groups.lam[:, None] * p[None, :]
+def decoupled_curve(config: Config, alpha, init="sampled", seed: int = 0) -> np.ndarray:
+    """S(alpha) of Eq. {eq}`eq-asy-sum`: every group starts unlearned and relaxes with
+    -eta lambda_g P, without the global coupling and the O(eta^2) term."""
+    _check(config)
+    alpha = check_alpha(alpha, allow_zero=True)
+    _, _, t = specialised_point(config, init, seed)
+    grp = groups(config)
+    p, V = np.linalg.eigh(fixed_point_P(config, init, seed))
+    tt = np.einsum("ka,gkl,la->ga", V, t, V)  # diagonal of t^g in the eigenbasis of P
+    amp = grp.lam[:, None] * p[None, :] * tt
+    rate = 2 * config.eta * grp.lam[:, None] * p[None, :]
     return 0.5 * np.einsum("ga,pga->p", amp, np.exp(-rate[None] * alpha[:, None, None]))
 
 
-def continuum_curve(cfg: Config, alpha, p, cutoffs: bool = True) -> np.ndarray:
-    """Continuum limit of S(alpha) for t^g = f_g I (Eq. asy-power): with c_k = 2 eta p_k lambda_+
-    and s = beta/(1+beta),
-
-        S ~ 1/2 sum_k p_k (lambda_+/L) (c_k alpha)^{-s} / (1+beta) int_{x_L}^{x_1} x^{s-1} e^{-x} dx,
-
-    x_l = c_k alpha l^{-(1+beta)} (block sum as an integral over l in [1/2, L+1/2]).  Without
-    ``cutoffs`` the integral is Gamma(s): the pure power law."""
-    from ..data import lambda_plus
-
-    lp = lambda_plus(cfg.L, cfg.beta)
-    b = cfg.beta
-    x = powerlaw_exponent(b)
-    alpha = np.asarray(alpha, dtype=float)
-    out = np.zeros_like(alpha)
-    for pk in np.atleast_1d(p):
-        c = 2 * cfg.eta * lp * pk * alpha
-        integral = _gamma(x)
-        if cutoffs:
-            integral = _gamma(x) * (gammainc(x, c * 0.5 ** (-(1 + b))) - gammainc(x, c * (cfg.L + 0.5) ** (-(1 + b))))
-        out += 0.5 * pk * (lp / cfg.L) * c ** (-x) / (1 + b) * integral
-    return out
+def continuum_curve(config: Config, alpha, p, cutoffs: bool = True) -> np.ndarray:
+    """The continuum limit of S(alpha) for t^g = f_g I (Eq. {eq}`eq-asy-power`):
+    ``spectral.continuum_sum`` with rates 2 eta p_k and amplitudes p_k / 2."""
+    p = np.atleast_1d(np.asarray(p, dtype=np.float64))
+    return spectral.continuum_sum(config.L, config.beta, alpha, 2 * config.eta * p, 0.5 * p, cutoffs)
 
 
-def powerlaw_window(cfg: Config, p) -> tuple[float, float]:
-    """(1/(2 eta p_min lambda_1), 1/(2 eta p_max lambda_L)): the window of Eq. (asy-window) in
-    which every mode of S(alpha) is a power law."""
-    from ..data import eigenvalues
-
-    lam = eigenvalues(cfg.L, cfg.beta)
-    p = np.atleast_1d(p)
-    return 1.0 / (2 * cfg.eta * p.min() * lam[0]), 1.0 / (2 * cfg.eta * p.max() * lam[-1])
+def powerlaw_window(config: Config, p) -> tuple[float, float]:
+    """(1/(2 eta p_min lambda_1), 1/(2 eta p_max lambda_L)): the window of Eq. {eq}`eq-asy-window`."""
+    return spectral.powerlaw_window(config.L, config.beta, 2 * config.eta * np.atleast_1d(p))
 
 
-def local_slope(alpha, eps) -> np.ndarray:
-    """d ln eps / d ln alpha by centred differences on the (log) grid."""
-    with np.errstate(divide="ignore", invalid="ignore"):
-        return np.gradient(np.log(np.asarray(eps, float)), np.log(np.asarray(alpha, float)), axis=-1)
-
-
-def _mask(alpha, eps, alpha_range, eps_range):
-    alpha, eps = np.asarray(alpha, float), np.asarray(eps, float)
-    m = np.isfinite(eps) & (eps > 0)
-    if alpha_range is not None:
-        m &= (alpha >= alpha_range[0]) & (alpha <= alpha_range[1])
-    if eps_range is not None:
-        m &= (eps >= eps_range[0]) & (eps <= eps_range[1])
-    if m.sum() < 3:
-        raise ValueError(f"fewer than 3 points in the fit range (alpha {alpha_range}, eps {eps_range})")
-    return alpha[m], eps[m]
-
-
-def fit_exponential_rate(alpha, eps, alpha_range=None, eps_range=None) -> float:
-    """kappa of eps ~ exp(-kappa alpha): least squares of ln eps against alpha on the points
-    inside ``alpha_range`` and ``eps_range`` (keep eps_range above the precision floor)."""
-    a, e = _mask(alpha, eps, alpha_range, eps_range)
-    return float(-np.polyfit(a, np.log(e), 1)[0])
-
-
-def fit_powerlaw(alpha, eps, alpha_range=None, eps_range=None) -> float:
-    """gamma of eps ~ alpha^{-gamma}: least squares of ln eps against ln alpha in the ranges."""
-    a, e = _mask(alpha, eps, alpha_range, eps_range)
-    return -fit_exponent(a, e, a.min(), a.max())
-
-
-@dataclass(frozen=True)
-class Plateau:
-    """The plateau of a learning curve: its flattest point (alpha_p, eps_p, local slope there)
-    and the escape time alpha_esc (first alpha after alpha_p with eps < eps_p / 2)."""
-
-    alpha_p: float
-    eps_p: float
-    slope_p: float
-    alpha_esc: float
-
-
-def plateau(alpha, eps, alpha_min: float = 1.0, eps_min: float = 1e-3) -> Plateau:
-    """Plateau value and escape time of an (ODE) curve.
-
-    The plateau value is eps at the flattest point (smallest |d ln eps / d ln alpha|) among the
-    points with alpha >= ``alpha_min`` (after the initial drop) that come before the curve first
-    falls below ``eps_min`` (the asymptotic phase).  The escape time is the first grid alpha after
-    it with eps below half the plateau value, refined by log-linear interpolation.
-    """
-    alpha, eps = np.asarray(alpha, float), np.asarray(eps, float)
-    s = local_slope(alpha, np.maximum(eps, 1e-300))
-    m = (alpha >= alpha_min) & (np.minimum.accumulate(eps) > eps_min)
-    if not m.any():
-        raise ValueError("no point with alpha >= alpha_min before eps falls below eps_min")
-    i = np.flatnonzero(m)[np.argmin(np.abs(s[m]))]
-    eps_p = eps[i]
-    below = np.flatnonzero(eps[i:] < eps_p / 2)
-    if len(below) == 0:
-        return Plateau(float(alpha[i]), float(eps_p), float(s[i]), float("nan"))
-    return Plateau(float(alpha[i]), float(eps_p), float(s[i]), escape_time(alpha, eps, eps_p, after=alpha[i]))
-
-
-def evaluation_floor(cfg: Config, seed: int = 0, samples: int = 64, ulps: float = 4.0):
-    """Precision floor of eps_g evaluated in float64 near the specialised point.
-
-    Returns (floor_weights, floor_overlaps): the largest |eps_g| over ``samples`` states that are
-    the fixed point up to a relative rounding of ``ulps`` units in the last place, where the true
-    eps_g is below 1e-28: (a) weights J = B (1 + u) evaluated like the simulation (overlaps of
-    the weights, then the closed form); (b) block overlaps q = t (1 + u), r = t (1 + u') as in the
-    ODE state.  Deterministic (seeded).
-    """
-    from ..data import coordinate_eigenvalues
-    from ..models import init_weights, overlaps
-
-    _check_erf_square(cfg)
-    rng = np.random.default_rng(12345 + seed)
-    eps_u = ulps * np.finfo(float).eps
-    _, B = init_weights(cfg, seed)
-    lam = coordinate_eigenvalues(cfg.N, cfg.L, cfg.beta)
-    groups = groups_for(cfg)
-    q, r, t = specialised_point(cfg, "sampled", seed)
-    fw, fo = 0.0, 0.0
-    for _ in range(samples):
-        J = B * (1 + eps_u * rng.uniform(-1, 1, B.shape))
-        Q, R, T = overlaps(J, B, lam)
-        fw = max(fw, abs(float(_eps_g(Q, R, T, cfg.activation, cfg.a_student, cfg.a_teacher))))
-        qq = t * (1 + eps_u * rng.uniform(-1, 1, t.shape))
-        qq = 0.5 * (qq + qq.swapaxes(-1, -2))
-        rr = t * (1 + eps_u * rng.uniform(-1, 1, t.shape))
-        Q, R, T = global_overlaps(qq, rr, t, groups.lam)
-        fo = max(fo, abs(float(_eps_g(Q, R, T, cfg.activation, cfg.a_student, cfg.a_teacher))))
-    return fw, fo
-
-
-def eta2_renormalisation(cfg: Config, init="sampled", seed: int = 0) -> np.ndarray:
-    """The O(eta^2) feed-back as a constant factor on the late-time W (Eq. asy-renorm).
-
-    Summing Eq. (asy-w) over the groups with weights lambda_g and Laplace transforming, at small
-    Laplace variable (late times, many groups) the term eta^2 lambda_g f_g E(W) multiplies W by
-    the operator (1 - eta S^{-1} E)^{-1}, with S(w) = P w + w P and E(W) = dE[delta delta^T]/dW at
-    the fixed point (sum_g lambda_g f_g = 1).  Returned as a (K, K, K, K) array Rop with
-    W_ij -> sum_kl Rop_ijkl W_kl.
-    """
-    from .overlaps import delta_delta
-
-    _check_erf_square(cfg)
-    q, r, t = specialised_point(cfg, init, seed)
-    lam = groups_for(cfg).lam
-    _, _, T = global_overlaps(q, r, t, lam)
-    P = fixed_point_P(cfg, init, seed)
-    K = cfg.K
+def eta2_renormalisation(config: Config, init="sampled", seed: int = 0) -> np.ndarray:
+    """The O(eta^2) feed-back as a constant factor on the late-time W (Eq. {eq}`eq-asy-renorm`):
+    W -> (1 - eta S^{-1} E)^{-1} W with S(w) = P w + w P and E = dE[delta delta^T]/dW at the
+    fixed point; returned as a (K, K, K, K) array."""
+    q, r, t = specialised_point(config, init, seed)
+    _, _, T = global_overlaps(q, r, t, groups(config).lam)
+    P = fixed_point_P(config, init, seed)
+    K = config.K
     n = K * K
     h = 1e-6
-    Smat = np.zeros((n, n))
-    Emat = np.zeros((n, n))
+    Smat, Emat = np.zeros((n, n)), np.zeros((n, n))
+    sw, tw = config.student_weights, config.teacher_weights
     for k in range(K):
         for l in range(K):
             W = np.zeros((K, K))
             W[k, l] += 0.5
             W[l, k] += 0.5
             Smat[:, k * K + l] = (P @ W + W @ P).ravel()
-            Emat[:, k * K + l] = (delta_delta(T + h * W, T, T, cfg.activation, cfg.a_student, cfg.a_teacher)
-                                  - delta_delta(T - h * W, T, T, cfg.activation, cfg.a_student, cfg.a_teacher)).ravel() / (2 * h)
-    # S is invertible on symmetric matrices; use the pseudo-inverse on the full K^2 space
-    Rop = np.linalg.inv(np.eye(n) - cfg.eta * np.linalg.pinv(Smat) @ Emat)
-    return Rop.reshape(K, K, K, K)
+            Emat[:, k * K + l] = (delta_delta(T + h * W, T, T, config, sw, tw)
+                                  - delta_delta(T - h * W, T, T, config, sw, tw)).ravel() / (2 * h)
+    return np.linalg.inv(np.eye(n) - config.eta * np.linalg.pinv(Smat) @ Emat).reshape(K, K, K, K)
 
 
-def renormalised_curve(cfg: Config, alpha, init="sampled", seed: int = 0) -> np.ndarray:
-    """S(alpha) with the O(eta^2) renormalisation of Eq. (asy-renorm): 1/2 tr(P Rop[W_0(alpha)])."""
-    _check_erf_square(cfg)
-    q, r, t = specialised_point(cfg, init, seed)
-    groups = groups_for(cfg)
-    P = fixed_point_P(cfg, init, seed)
+def renormalised_curve(config: Config, alpha, init="sampled", seed: int = 0) -> np.ndarray:
+    """S(alpha) with the O(eta^2) renormalisation of Eq. {eq}`eq-asy-renorm`."""
+    alpha = check_alpha(alpha, allow_zero=True)
+    _, _, t = specialised_point(config, init, seed)
+    grp = groups(config)
+    P = fixed_point_P(config, init, seed)
     p, V = np.linalg.eigh(P)
-    alpha = np.asarray(alpha, dtype=float)
-    E = np.exp(-cfg.eta * groups.lam[None, :, None] * p[None, None, :] * alpha[:, None, None])  # (A, G, K)
+    E = np.exp(-config.eta * grp.lam[None, :, None] * p[None, None, :] * alpha[:, None, None])
     tt = np.einsum("ka,gkl,lb->gab", V, t, V)
-    W0 = np.einsum("g,xga,gab,xgb->xab", groups.lam, E, tt, E)  # in the eigenbasis of P
+    W0 = np.einsum("g,xga,gab,xgb->xab", grp.lam, E, tt, E)
     W0 = np.einsum("ka,xab,lb->xkl", V, W0, V)
-    W = np.einsum("ijkl,xkl->xij", eta2_renormalisation(cfg, init, seed), W0)
+    W = np.einsum("ijkl,xkl->xij", eta2_renormalisation(config, init, seed), W0)
     return 0.5 * np.einsum("ij,xji->x", P, W)
 
 
-def learning_curves(cfg: Config, L_values, alpha_max: dict, sim_alpha_max: dict, seeds=(0,),
-                    points: int = 150, alpha_min: float = 0.1, workers: int = 2):
-    """ODE and SGD learning curves for several L (the runs of chapter 04, Fig. 1).
+def noise_floor(config: Config, init="sampled", seed: int = 0, *, leading: bool = False) -> float:
+    """The stationary eps_g with label noise of variance ``config.noise``^2 (eps_g without the
+    noise variance itself), Eq. {eq}`eq-beyond-noise-floor`.
 
-    ODE (init "sampled", one curve per seed: the ODE started from each seed's initial weights,
-    so that its seed mean pairs with the SGD seed mean) for every L in ``L_values`` up to
-    ``alpha_max[L]``:
-    rtol = 1e-7 with steps <= 20 for L <= 4 (their curves fall to 1e-13, see Sec. "precision
-    floors"), rtol = 1e-5 otherwise.  SGD for every L in ``sim_alpha_max`` and every seed, up to
-    ``sim_alpha_max[L]``, in ``workers`` threads while the ODEs run.  Returns two dicts
-    L -> LearningCurve (ode, sgd).
-    """
-    from concurrent.futures import ThreadPoolExecutor
-
-    from ..results import LearningCurve, alpha_grid
-    from ..sgd import simulate_seed
-    from .ode import integrate
-
-    seeds = [int(s) for s in np.atleast_1d(seeds)]
-    for L in list(L_values) + list(sim_alpha_max):
-        if L not in alpha_max:
-            raise ValueError(f"alpha_max has no entry for L={L}")
-    grids = {L: alpha_grid(sim_alpha_max[L], points, cfg.N, alpha_min=alpha_min) for L in sim_alpha_max}
-    jobs = [(L, s) for L in sim_alpha_max for s in seeds]
-    with ThreadPoolExecutor(max(1, workers)) as pool:
-        futs = {js: pool.submit(simulate_seed, cfg.replace(L=js[0]), js[1], grids[js[0]]) for js in jobs}
-        ode = {}
-        for L in L_values:
-            c = cfg.replace(L=L)
-            a = np.geomspace(alpha_min, alpha_max[L], points)
-            kw = dict(rtol=1e-7, h_max=20.0) if L <= 4 else dict(rtol=1e-5)
-            rows = [integrate(c, a, init="sampled", seed=s, **kw).eps_g() for s in seeds]
-            ode[L] = LearningCurve(alpha=a, eps_g=np.array(rows), method="ode", meta={"cfg": c, "seeds": seeds})
-        sgd = {}
-        for L in sim_alpha_max:
-            rows = [futs[(L, s)].result()[0] for s in seeds]
-            sgd[L] = LearningCurve(alpha=grids[L], eps_g=np.array(rows), method="sgd",
-                                   meta={"cfg": cfg.replace(L=L), "seeds": seeds})
-    return ode, sgd
+    At the specialised point the noise feeds the w blocks through the O(eta^2) term,
+    eta^2 lambda_g f_g noise^2 P; the linearised block ODE (``jacobian``, with its own O(eta^2)
+    feedback) relaxes against it to the stationary state x = -A^{-1} b, whose eps_g is returned.
+    ``leading=True`` returns the leading order in eta instead: P W + W P = eta noise^2 P gives
+    W = eta noise^2 I / 2 and eps_g = eta noise^2 tr(P) / 4, the same for every spectrum."""
+    _check(config)
+    if config.noise == 0.0:
+        return 0.0
+    P = fixed_point_P(config, init, seed)
+    if leading:
+        return float(config.eta * config.noise**2 * np.trace(P) / 4.0)
+    A, n_w = jacobian(config, init, seed)
+    q0, r0, t = specialised_point(config, init, seed)
+    grp = groups(config)
+    K, M = config.K, config.M
+    src_q = (config.eta**2 * (grp.lam * grp.trainable * grp.frac)[:, None, None] * config.noise**2) * P[None]
+    b = _pack_wd(src_q, np.zeros((grp.size, K, M)))
+    x = np.linalg.solve(A, -b)
+    w, d = _unpack_wd(x, grp.size, K, M)
+    Q, R, T = global_overlaps(t + w + d + d.swapaxes(-1, -2), t + d, t, grp.lam)
+    sw, tw = config.student_weights, config.teacher_weights
+    return float(_raw_eps(Q, R, T, config, sw, tw))
 
 
-def slope_window(alpha, eps, target: float, tol: float):
-    """(alpha_lo, alpha_hi) of the longest run of grid points whose local slope
-    d ln eps / d ln alpha is within ``tol`` of ``target``; (nan, nan) if there is none."""
-    alpha = np.asarray(alpha, float)
-    ok = np.abs(local_slope(alpha, np.abs(np.asarray(eps, float))) - target) < tol
-    best, start, best_run = 0, None, (float("nan"), float("nan"))
-    for i, v in enumerate(np.append(ok, False)):
-        if v and start is None:
-            start = i
-        elif not v and start is not None:
-            if i - start > best:
-                best, best_run = i - start, (float(alpha[start]), float(alpha[i - 1]))
-            start = None
-    return best_run
+def evaluation_floor(config: Config, seed: int = 0, samples: int = 64, ulps: float = 4.0):
+    """Precision floor of eps_g in float64 near the specialised point: the largest |eps_g| over
+    ``samples`` states that are the fixed point up to ``ulps`` units in the last place (the true
+    eps_g is below 1e-28): (a) weights J = B (1 + u) evaluated like the simulation, (b) block
+    overlaps q = t (1 + u), r = t (1 + u') as in the ODE state.  Returns (floor_a, floor_b)."""
+    _check(config)
+    seed = check_seed(seed)
+    samples = check_int("samples", samples, 1, 10_000)
+    ulps = check_float("ulps", ulps, lo=0.0, lo_open=True)
+    rng = np.random.default_rng(12345 + seed)
+    u = ulps * np.finfo(float).eps
+    _, B = init_weights(config, seed)
+    lam = coordinate_eigenvalues(config)
+    grp = groups(config)
+    _, _, t = specialised_point(config, "sampled", seed)
+    sw, tw = config.student_weights, config.teacher_weights
+    fw = fo = 0.0
+    for _ in range(samples):
+        J = B * (1 + u * rng.uniform(-1, 1, B.shape))
+        Q, R, T = overlaps(J, B, lam)
+        Q = 0.5 * (Q + Q.T)
+        fw = max(fw, abs(_raw_eps(Q, R, T, config, sw, tw)))
+        qq = t * (1 + u * rng.uniform(-1, 1, t.shape))
+        qq = 0.5 * (qq + qq.swapaxes(-1, -2))
+        rr = t * (1 + u * rng.uniform(-1, 1, t.shape))
+        Q, R, T = global_overlaps(qq, rr, t, grp.lam)
+        fo = max(fo, abs(_raw_eps(Q, R, T, config, sw, tw)))
+    return fw, fo
+
+
+def _raw_eps(Q, R, T, config, v, vT) -> float:
+    """1/2 (v g v + vT g vT - 2 v g vT) without the clamp at zero (to see the round-off)."""
+    act = activation_of(config)
+    dQ, dT = np.diag(Q), np.diag(T)
+    qq = np.einsum("i,j,ij->", v, v, act.gg(dQ[:, None], dQ[None, :], Q))
+    ss = np.einsum("i,j,ij->", vT, vT, act.gg(dT[:, None], dT[None, :], T))
+    rr = np.einsum("i,j,ij->", v, vT, act.gg(dQ[:, None], dT[None, :], R))
+    return float(0.5 * (qq + ss - 2.0 * rr))

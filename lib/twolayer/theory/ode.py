@@ -1,479 +1,353 @@
-"""Order-parameter ODEs per eigenvalue group, and a stiff-stable exponential integrator.
+"""The block order-parameter ODEs and their integrator.
 
-Chapter "Order-parameter dynamics", Eqs. (ODE-r), (ODE-q).  For a trainable group g with
-eigenvalue lambda_g, coordinate fraction f_g = n_g / N and s_g = eta lambda_g:
+Chapter "Order-parameter dynamics" (``chapters/00_dynamics.md``), Eq. {eq}`eq-dyn-block`.  For
+every group g of eigen-coordinates (``twolayer.problem.spectrum.groups``: eigenvalue lambda_g,
+fraction f_g = n_g / N, rate s_g = eta lambda_g, 0 for frozen groups)
 
     dr^g/dalpha = s_g ( G_lam r^g + G_rho t^g )
     dq^g/dalpha = s_g ( G_lam q^g + G_rho r^gT + [..]^T ) + eta s_g f_g E[delta delta^T]   (O(eta^2))
+    dv/dalpha   = eta_v F                                     (trained student second layer)
 
-with the Stein coefficients G = E[d delta / d u] and E[delta delta^T] evaluated at the global
-overlaps Q = sum_g lambda_g q^g, R, T (``theory.overlaps``).  Frozen groups do not move.  Nothing
-is inverted, so the equations stay accurate when the pre-activation covariance is nearly singular
-(sigma_J = 1e-6).
+with the Stein coefficients G, the O(eta^2) average E[delta delta^T] (with label noise) and the
+readout drift F evaluated at the global overlaps Q = sum_g lambda_g q^g, R, T
+(``twolayer.gaussian``).  Nothing is inverted, so the equations stay accurate when the
+pre-activation covariance is nearly singular (sigma_J = 1e-6).
 
-Integrator.  Over one step the linear part (G_lam, G_rho at the start) is frozen and solved
-exactly in the eigenbasis of the symmetric G_lam, which handles the stiffness of the fast groups
-(rates s_g up to eta lambda_+ ~ eta L / zeta(1+beta)); the change of the coefficients along the
-step enters as a forcing linear in time (exponential Runge-Kutta ETD2RK, 2nd order, also for the
-stiff groups).  A step over h is compared with two over h/2; their difference estimates the local
-error (Richardson) and is added to the result (local extrapolation, 3rd order).
+Integrator (section "The integrator"): exponential Runge-Kutta ETD2RK (Cox & Matthews 2002).
+Over a step the coefficients are frozen at the start and the linear system is solved exactly in
+the eigenbasis of the symmetric G_lam (``twolayer.theory._kernels``), which handles the stiffness
+of the fast groups (rates up to eta lambda_+ ~ eta L / zeta(1+beta)); the change of the
+coefficients along the step enters as a forcing linear in time.  One step of size h is compared
+with two of h/2 (Richardson); their difference estimates the local error, held below
+atol + rtol * (largest overlap of the group) for every group, and is added to the result (local
+extrapolation, third order).  The per-group work is compiled and runs in a fixed summation
+order; for the built-in erf and linear activations the coefficients are compiled too, so the
+whole trajectory is the same to the last bit on any CPU.  Cost per step O(G K^2 (K + M)) plus
+O(K^2 (K + M)^2) for the O(eta^2) average; in the late phase the step grows in proportion to
+alpha, so the number of steps grows like log(alpha).
 """
 
 from __future__ import annotations
 
-import math
-from dataclasses import dataclass, field
-
-import numba as nb
 import numpy as np
 
-from ..config import Config
-from ..data import Groups, groups_for
-from ..models import init_weights
-from ..results import LearningCurve
-from .overlaps import (
-    block_overlaps,
-    delta_delta,
-    eps_g,
-    expected_block_overlaps,
-    global_overlaps,
-    stein_coefficients,
-)
+from ..data.weights import block_overlaps, global_overlaps, init_weights
+from ..gaussian.activations import activation_of
+from ..gaussian.averages import delta_delta, eps_g as eps_g_of, readout_drift, stein_coefficients
+from ..gaussian.compiled import COMPILED_CODES, coefficients as compiled_coefficients
+from ..problem.checks import check_alpha, check_bool, check_float, check_int, check_seeds
+from ..problem.config import Config
+from ..problem.errors import DivergenceError, IntegrationError
+from ..problem.progress import make_progress
+from ..problem.resources import Budget, check_budget, ode_estimate
+from ..problem.spectrum import Groups, groups
+from ..problem.trajectory import Trajectory
+from . import _kernels as kn
+from .blocks import coefficients, rhs_frozen
+
+__all__ = ["BlockState", "initial_overlaps", "rhs", "solve_ode"]
+
+#: A run whose overlaps exceed this factor times their initial size is reported as diverged.
+GROWTH = 1e6
 
 
-class OdeError(RuntimeError):
-    """The ODE integration failed (step size underflow or non-finite state)."""
+class BlockState:
+    """Initial block overlaps (q (G, K, K), r (G, K, M), t (G, M, M)) and the student's second
+    layer v (K,), validated: symmetric, finite, and the covariance of the pre-activations
+    [[q^g, r^g], [r^gT, t^g]] of every group positive semi-definite (to round-off)."""
+
+    def __init__(self, q, r, t, v, config: Config, grp: Groups):
+        G, K, M = grp.size, config.K, config.M
+        arrs = []
+        for name, a, shape in (("q0", q, (G, K, K)), ("r0", r, (G, K, M)), ("t0", t, (G, M, M)), ("v0", v, (K,))):
+            a = np.asarray(a)
+            if a.shape != shape:
+                raise ValueError(f"{name} must have shape {shape} (groups G={G}, K={K}, M={M}), got {a.shape}")
+            if not (np.issubdtype(a.dtype, np.floating) or np.issubdtype(a.dtype, np.integer)):
+                raise ValueError(f"{name} must hold real numbers, got dtype {a.dtype}")
+            a = np.array(a, dtype=np.float64, order="C", copy=True)
+            if not np.all(np.isfinite(a)):
+                raise ValueError(f"{name} must be finite")
+            arrs.append(a)
+        q, r, t, v = arrs
+        for name, a in (("q0", q), ("r0", r), ("t0", t)):
+            if a.size and np.abs(a).max() > 1e12:
+                raise ValueError(f"{name} must have entries of size <= 1e12, got {np.abs(a).max():.3g}")
+        big = max(np.abs(q).max(initial=0.0), np.abs(r).max(initial=0.0), np.abs(t).max(initial=0.0))
+        for name, a in (("q0", q), ("t0", t)):
+            if not np.allclose(a, np.swapaxes(a, -1, -2), rtol=1e-10, atol=1e-14 * max(1.0, big)):
+                raise ValueError(f"{name} must be symmetric in every group")
+        C = np.concatenate([np.concatenate([q, r], axis=-1),
+                            np.concatenate([np.swapaxes(r, -1, -2), t], axis=-1)], axis=-2)
+        wmin = np.linalg.eigvalsh(0.5 * (C + np.swapaxes(C, -1, -2))).min(axis=-1)
+        tol = 1e-6 * np.maximum(1e-300, np.abs(C).max(axis=(-2, -1)))  # round-off and linearisation probes pass
+        bad = np.flatnonzero(wmin < -tol)
+        if bad.size:
+            raise ValueError(
+                f"initial overlaps are not a covariance: [[q0, r0], [r0^T, t0]] of group {bad[0]} has the "
+                f"eigenvalue {wmin[bad[0]]:.3g} < 0 (overlaps of real weights are positive semi-definite)")
+        self.q, self.r, self.t, self.v = q, r, t, v
 
 
-# ---------------------------------------------------------------------------------------------
-# right-hand side
-# ---------------------------------------------------------------------------------------------
-def coefficients(q, r, t, lam, cfg: Config):
-    """(G_lam, G_rho, E) at the global overlaps of the block state (q, r, t)."""
-    Q, R, T = global_overlaps(q, r, t, lam)
-    G_lam, G_rho = stein_coefficients(Q, R, T, cfg.activation, cfg.a_student, cfg.a_teacher)
-    if cfg.eta2:
-        E = delta_delta(Q, R, T, cfg.activation, cfg.a_student, cfg.a_teacher)
-    else:
-        E = np.zeros_like(Q)
-    return G_lam, G_rho, E
-
-
-def rhs(q, r, t, groups: Groups, cfg: Config):
-    """(dq/dalpha, dr/dalpha) of the block ODEs (Eqs. ODE-q, ODE-r)."""
-    return rhs_frozen(q, r, t, groups, cfg, coefficients(q, r, t, groups.lam, cfg))
-
-
-# ---------------------------------------------------------------------------------------------
-# exact flow of the frozen-coefficient linear system (compiled)
-# ---------------------------------------------------------------------------------------------
-@nb.njit(cache=True)
-def _phi1(x):
-    """phi_1(x) = (e^x - 1) / x."""
-    if abs(x) < 1e-5:
-        return 1.0 + x * (0.5 + x / 6.0)
-    return math.expm1(x) / x
-
-
-@nb.njit(cache=True)
-def _phi2(x):
-    """phi_2(x) = (e^x - 1 - x) / x^2."""
-    if abs(x) < 1e-3:
-        return 0.5 + x * (1.0 / 6.0 + x * (1.0 / 24.0 + x / 120.0))
-    return (math.expm1(x) - x) / (x * x)
-
-
-@nb.njit(cache=True)
-def _phi3(x):
-    """phi_3(x) = (e^x - 1 - x - x^2/2) / x^3."""
-    if abs(x) < 1e-2:
-        return 1.0 / 6.0 + x * (1.0 / 24.0 + x * (1.0 / 120.0 + x * (1.0 / 720.0 + x / 5040.0)))
-    return (math.expm1(x) - x - 0.5 * x * x) / (x * x * x)
-
-
-@nb.njit(cache=True)
-def _dd1(x, y):
-    """exp[x, y] = (e^x - e^y) / (x - y), without overflow or cancellation."""
-    return math.exp(max(x, y)) * _phi1(-abs(x - y))
-
-
-@nb.njit(cache=True)
-def _dd2(x, y):
-    """exp[x, y, 0] = (phi1(x) - phi1(y)) / (x - y)."""
-    d = x - y
-    m = 0.5 * (x + y)
-    if abs(d) < 1e-5 * max(1.0, abs(m)):
-        return _phi1(m) - _phi2(m)
-    return (_phi1(x) - _phi1(y)) / d
-
-
-@nb.njit(cache=True)
-def _dd3(x, y):
-    """exp[x, y, 0, 0] = (phi2(x) - phi2(y)) / (x - y)."""
-    d = x - y
-    m = 0.5 * (x + y)
-    if abs(d) < 1e-5 * max(1.0, abs(m)):
-        return _phi2(m) - 2.0 * _phi3(m)
-    return (_phi2(x) - _phi2(y)) / d
-
-
-@nb.njit(cache=True, nogil=True)
-def _flow_kernel(q0, r0, s, V, mu, Gt, c0, c1, d0, d1, h, q_out, r_out):
-    """Exact solution at tau = h of the frozen linear system (Eq. ODE with frozen G), per group:
-
-        r' = s G_lam r + c0 + c1 tau
-        q' = s (G_lam q + q G_lam + G_rho r^T + r G_rho^T) + d0 + d1 tau
-
-    G_lam = V diag(mu) V^T, Gt = V^T G_rho.  Forcings are given in the original basis.
-    """
-    G, K, M = r0.shape
-    rt = np.empty((K, M))
-    a0 = np.empty((K, M))
-    a1 = np.empty((K, M))
-    qt = np.empty((K, K))
-    e0 = np.empty((K, K))
-    e1 = np.empty((K, K))
-    X = np.empty((K, K))
-    tq = np.empty((K, K))
-    t1 = np.empty((K, K))
-    t2 = np.empty((K, K))
-    rn = np.empty((K, M))
-    qn = np.empty((K, K))
-    for g in range(G):
-        if s[g] == 0.0:
-            r_out[g] = r0[g] + h * c0[g] + 0.5 * h * h * c1[g]
-            q_out[g] = q0[g] + h * d0[g] + 0.5 * h * h * d1[g]
-            continue
-        # to the eigenbasis of G_lam
-        for a in range(K):
-            for n in range(M):
-                x0 = 0.0
-                x1 = 0.0
-                x2 = 0.0
-                for k in range(K):
-                    x0 += V[k, a] * r0[g, k, n]
-                    x1 += V[k, a] * c0[g, k, n]
-                    x2 += V[k, a] * c1[g, k, n]
-                rt[a, n] = x0
-                a0[a, n] = x1
-                a1[a, n] = x2
-        # qt = V^T q0 V (likewise d0, d1) as two K^3 products
-        for k in range(K):
-            for b in range(K):
-                y0 = 0.0
-                y1 = 0.0
-                y2 = 0.0
-                for l in range(K):
-                    y0 += q0[g, k, l] * V[l, b]
-                    y1 += d0[g, k, l] * V[l, b]
-                    y2 += d1[g, k, l] * V[l, b]
-                tq[k, b] = y0
-                t1[k, b] = y1
-                t2[k, b] = y2
-        for a in range(K):
-            for b in range(K):
-                y0 = 0.0
-                y1 = 0.0
-                y2 = 0.0
-                for k in range(K):
-                    y0 += V[k, a] * tq[k, b]
-                    y1 += V[k, a] * t1[k, b]
-                    y2 += V[k, a] * t2[k, b]
-                qt[a, b] = y0
-                e0[a, b] = y1
-                e1[a, b] = y2
-        sg = s[g]
-        for a in range(K):
-            nu = sg * mu[a] * h
-            ea, p1, p2 = math.exp(nu), _phi1(nu), _phi2(nu)
-            for n in range(M):
-                rn[a, n] = ea * rt[a, n] + h * p1 * a0[a, n] + h * h * p2 * a1[a, n]
-        # X_ab = s sum_n Gt_an int_0^h e^{kap_ab (h - tau)} r_bn(tau) dtau
-        for a in range(K):
-            for b in range(K):
-                kap = sg * (mu[a] + mu[b]) * h
-                nub = sg * mu[b] * h
-                D1 = h * _dd1(kap, nub)
-                D2 = h * h * _dd2(kap, nub)
-                D3 = h * h * h * _dd3(kap, nub)
-                acc = 0.0
-                for n in range(M):
-                    acc += Gt[a, n] * (D1 * rt[b, n] + D2 * a0[b, n] + D3 * a1[b, n])
-                X[a, b] = sg * acc
-        for a in range(K):
-            for b in range(K):
-                kap = sg * (mu[a] + mu[b]) * h
-                qn[a, b] = (
-                    math.exp(kap) * qt[a, b]
-                    + h * _phi1(kap) * e0[a, b]
-                    + h * h * _phi2(kap) * e1[a, b]
-                    + X[a, b]
-                    + X[b, a]
-                )
-        # back to the original basis
-        for k in range(K):
-            for n in range(M):
-                x0 = 0.0
-                for a in range(K):
-                    x0 += V[k, a] * rn[a, n]
-                r_out[g, k, n] = x0
-        for a in range(K):
-            for l in range(K):
-                y0 = 0.0
-                for b in range(K):
-                    y0 += qn[a, b] * V[l, b]
-                tq[a, l] = y0
-        for k in range(K):
-            for l in range(K):
-                y0 = 0.0
-                for a in range(K):
-                    y0 += V[k, a] * tq[a, l]
-                q_out[g, k, l] = y0
-
-
-@nb.njit(cache=True, nogil=True)
-def _rhs_kernel(q, r, t, s, se, G_lam, G_rho, E, out_q, out_r):
-    """Eqs. (ODE-r), (ODE-q) with given coefficients: out_r = s (G_lam r + G_rho t),
-    out_q = s (G_lam q + G_rho r^T + transpose) + se E, per group (se = eta s f)."""
-    G, K, M = r.shape
-    A = np.empty((K, K))
-    for g in range(G):
-        for i in range(K):
-            for n in range(M):
-                acc = 0.0
-                for j in range(K):
-                    acc += G_lam[i, j] * r[g, j, n]
-                for m in range(M):
-                    acc += G_rho[i, m] * t[g, m, n]
-                out_r[g, i, n] = s[g] * acc
-        for i in range(K):
-            for j in range(K):
-                acc = 0.0
-                for k in range(K):
-                    acc += G_lam[i, k] * q[g, k, j]
-                for m in range(M):
-                    acc += G_rho[i, m] * r[g, j, m]
-                A[i, j] = acc
-        for i in range(K):
-            for j in range(K):
-                out_q[g, i, j] = s[g] * (A[i, j] + A[j, i]) + se[g] * E[i, j]
-
-
-def _linear_part(coef):
-    G_lam, G_rho, E = coef
-    mu, V = np.linalg.eigh(0.5 * (G_lam + G_lam.T))
-    return np.ascontiguousarray(V), mu, np.ascontiguousarray(V.T @ G_rho)
-
-
-def _forcing(t, groups: Groups, cfg: Config, coef):
-    """Constant forcings (c0, d0) of the frozen system: s G_rho t^g and eta s f_g E."""
-    G_lam, G_rho, E = coef
-    s = cfg.eta * groups.lam * groups.trainable
-    c0 = s[:, None, None] * (G_rho @ t)
-    d0 = (s * cfg.eta * groups.frac)[:, None, None] * E
-    return c0, d0
-
-
-def rhs_frozen(q, r, t, groups: Groups, cfg: Config, coef):
-    """Right-hand side of the block ODEs with the coefficients ``coef`` held fixed."""
-    G_lam, G_rho, E = coef
-    s = cfg.eta * groups.lam * groups.trainable
-    dr = s[:, None, None] * (G_lam @ r + G_rho @ t)
-    A = G_lam @ q + G_rho @ np.swapaxes(r, -1, -2)
-    dq = s[:, None, None] * (A + np.swapaxes(A, -1, -2) + cfg.eta * groups.frac[:, None, None] * E)
-    return dq, dr
-
-
-def _flow(q0, r0, groups, cfg, lin, c0, c1, d0, d1, h):
-    V, mu, Gt = lin
-    s = cfg.eta * groups.lam * groups.trainable
-    q_out = np.empty_like(q0)
-    r_out = np.empty_like(r0)
-    _flow_kernel(
-        np.ascontiguousarray(q0), np.ascontiguousarray(r0), s, V, mu, Gt,
-        np.ascontiguousarray(c0), np.ascontiguousarray(c1), np.ascontiguousarray(d0),
-        np.ascontiguousarray(d1), float(h), q_out, r_out,
-    )
-    return q_out, r_out
-
-
-def frozen_flow(q, r, t, groups: Groups, cfg: Config, coef, h: float):
-    """Exact solution over a step h of the block ODEs with frozen coefficients ``coef``."""
-    c0, d0 = _forcing(t, groups, cfg, coef)
-    return _flow(q, r, groups, cfg, _linear_part(coef), c0, np.zeros_like(c0), d0, np.zeros_like(d0), h)
-
-
-def etd2_step(q, r, t, groups: Groups, cfg: Config, coef0, h: float, tol: float | None = None, max_iter: int = 12):
-    """One step of the exponential Runge-Kutta scheme ETD2RK (Cox & Matthews 2002).
-
-    The linear part is frozen at the start; the change of the coefficients along the step enters
-    as a forcing linear in time (phi_2 term), which keeps the fast, slaved groups second-order
-    accurate (exponential midpoint loses an order there).  With ``tol`` the corrector is iterated
-    to a fixed point, u1 = a + h phi_2(hA) (N(u1) - N(u0)) (implicit in the end-point
-    coefficients): the feedback of the fast groups on the coefficients (through Q, R and the
-    O(eta^2) term) is then resolved within the step instead of limiting the step size.
-    """
-    lin = _linear_part(coef0)
-    c0, d0 = _forcing(t, groups, cfg, coef0)
-    z_r, z_q = np.zeros_like(c0), np.zeros_like(d0)
-    qa, ra = _flow(q, r, groups, cfg, lin, c0, z_r, d0, z_q, h)
-    s = cfg.eta * groups.lam * groups.trainable
-    se = s * cfg.eta * groups.frac
-    zq0, zr0 = np.zeros_like(q), np.zeros_like(r)
-    q1, r1 = qa, ra
-    for _ in range(max_iter if tol is not None else 1):
-        coef1 = coefficients(q1, r1, t, groups.lam, cfg)
-        # N(u1) - N(u0) = rhs(u1; coef(u1)) - rhs(u1; coef0), linear in the coefficient change
-        dcoef = tuple(np.ascontiguousarray(x1 - x0) for x1, x0 in zip(coef1, coef0))
-        vq, vr = np.empty_like(q), np.empty_like(r)
-        _rhs_kernel(q1, r1, t, s, se, dcoef[0], dcoef[1], dcoef[2], vq, vr)
-        wq, wr = _flow(zq0, zr0, groups, cfg, lin, z_r, vr / h, z_q, vq / h, h)
-        qn, rn = qa + wq, ra + wr
-        if tol is None:
-            return qn, rn
-        change = _error_norm(qn - q1, rn - r1, q1, r1, qn, rn, tol, 0.0)
-        q1, r1 = qn, rn
-        if change <= 1.0:
-            break
-    return q1, r1
-
-
-# ---------------------------------------------------------------------------------------------
-# trajectories
-# ---------------------------------------------------------------------------------------------
-@dataclass
-class OdeTrajectory:
-    """Block overlaps at the alpha grid: q (P, G, K, K), r (P, G, K, M), t (G, M, M)."""
-
-    alpha: np.ndarray
-    q: np.ndarray
-    r: np.ndarray
-    t: np.ndarray
-    groups: Groups
-    cfg: Config
-    n_steps: int = 0
-    meta: dict = field(default_factory=dict)
-
-    def overlaps(self, power: int = 1):
-        """Q^(k), R^(k), T^(k) along the trajectory (k = ``power``; k = 1 gives Q, R, T)."""
-        return global_overlaps(self.q, self.r, self.t, self.groups.lam, power)
-
-    def eps_g(self) -> np.ndarray:
-        Q, R, T = self.overlaps(1)
-        return eps_g(Q, R, T, self.cfg.activation, self.cfg.a_student, self.cfg.a_teacher)
-
-    def curve(self) -> LearningCurve:
-        return LearningCurve(alpha=self.alpha, eps_g=self.eps_g()[None, :], method="ode")
-
-
-def initial_overlaps(cfg: Config, init="sampled", seed: int = 0, groups: Groups | None = None):
+def initial_overlaps(config: Config, init="sampled", seed: int = 0) -> BlockState:
     """Block overlaps at alpha = 0.
 
-    ``init="sampled"``: from the weights ``init_weights(cfg, seed)`` a simulation with that seed
-    starts from; ``"mean"``: their expectation; or a tuple (q, r, t) used as given.
+    ``init="sampled"``: those of the weights ``init_weights(config, seed)`` a simulation with that
+    seed starts from (exact, compiled sums); ``"mean"``: their expectation over the
+    initialisation, q^g = sigma_J^2 f_g I, r^g = 0, t^g = f_g I; or a tuple ``(q0, r0, t0)`` /
+    ``(q0, r0, t0, v0)`` given per group.  v0 defaults to the config's student weights.
     """
-    groups = groups_for(cfg) if groups is None else groups
-    if isinstance(init, tuple):
-        q, r, t = (np.array(a, dtype=float) for a in init)
-        G, K, M = groups.size, cfg.K, cfg.M
-        for name, a, shape in (("q0", q, (G, K, K)), ("r0", r, (G, K, M)), ("t0", t, (G, M, M))):
-            if a.shape != shape:
-                raise ValueError(f"{name} must have shape {shape}, got {a.shape}")
-        return q, r, t
-    if init == "sampled":
-        J, B = init_weights(cfg, seed)
-        return block_overlaps(J, B, groups)
-    if init == "mean":
-        return expected_block_overlaps(groups, cfg.K, cfg.M, cfg.sigma_J)
-    raise ValueError(f"init must be 'sampled', 'mean' or a tuple (q0, r0, t0), got {init!r}")
+    grp = groups(config)
+    v0 = config.student_weights
+    if isinstance(init, str):
+        if init == "sampled":
+            J, B = init_weights(config, seed)
+            q, r, t = block_overlaps(J, B, grp)
+        elif init == "mean":
+            f = grp.frac[:, None, None]
+            q = config.sigma_J**2 * f * np.eye(config.K)
+            r = np.zeros((grp.size, config.K, config.M))
+            t = f * np.eye(config.M)
+        else:
+            raise ValueError(f"init must be 'sampled', 'mean' or a tuple (q0, r0, t0[, v0]), got {init!r}")
+        return BlockState(q, r, t, v0, config, grp)
+    if isinstance(init, (tuple, list)) and len(init) in (3, 4):
+        v = init[3] if len(init) == 4 else v0
+        return BlockState(init[0], init[1], init[2], v, config, grp)
+    raise ValueError(f"init must be 'sampled', 'mean' or a tuple (q0, r0, t0[, v0]), got {type(init).__name__}")
 
 
-def _error_norm(dq, dr, q, r, q2, r2, rtol, atol):
-    """Largest local error relative to ``atol + rtol * scale_g``, where scale_g is the largest
-    overlap of group g (before or after the step): each group is held to a relative accuracy,
-    so groups whose overlaps are all tiny (sigma_J = 1e-6, slow groups) keep their relative
-    precision, while single entries crossing zero do not force tiny steps."""
-    ax = (-2, -1)
-    scale = np.maximum.reduce([
-        np.abs(q).max(axis=ax), np.abs(r).max(axis=ax), np.abs(q2).max(axis=ax), np.abs(r2).max(axis=ax)
-    ])
-    e = np.maximum(np.abs(dq).max(axis=ax), np.abs(dr).max(axis=ax))
-    return float(np.max(e / (atol + rtol * scale)))
+class _Coefficients:
+    """G_lam, G_rho, E, F at the global overlaps: compiled for erf and linear, NumPy otherwise."""
+
+    def __init__(self, config: Config, eta2: bool):
+        self.act = activation_of(config)
+        self.compiled = self.act.code in COMPILED_CODES
+        self.vT = np.ascontiguousarray(config.teacher_weights)
+        self.eta2 = eta2
+        self.noise2 = config.noise**2
+        K, M = config.K, config.M
+        self.K, self.M = K, M
+
+    def __call__(self, Q, R, T, v):
+        K, M = self.K, self.M
+        if self.compiled:
+            Gl, Gr, E, F = np.empty((K, K)), np.empty((K, M)), np.empty((K, K)), np.empty(K)
+            compiled_coefficients(self.act.code, Q, R, T, v, self.vT, self.eta2, self.noise2, Gl, Gr, E, F)
+            return Gl, Gr, E, F
+        Gl, Gr = stein_coefficients(Q, R, T, self.act, v, self.vT)
+        if self.eta2:
+            E = delta_delta(Q, R, T, self.act, v, self.vT, np.sqrt(self.noise2))
+        else:
+            E = np.zeros((K, K))
+        F = readout_drift(Q, R, T, self.act, v, self.vT)
+        return (np.ascontiguousarray(0.5 * (Gl + Gl.T)), np.ascontiguousarray(Gr),
+                np.ascontiguousarray(0.5 * (E + E.T)), np.ascontiguousarray(F))
 
 
-def integrate(
-    cfg: Config,
-    alpha,
-    init="sampled",
-    seed: int = 0,
-    rtol: float = 1e-6,
-    atol: float = 1e-14,
-    h_max: float = np.inf,
-    max_steps: int = 2_000_000,
-    implicit: bool | None = None,
-) -> OdeTrajectory:
-    """Integrate the block ODEs from alpha = 0 and record the state at each alpha in ``alpha``.
+def rhs(q, r, t, v, config: Config, *, eta2: bool = True):
+    """(dq/dalpha, dr/dalpha, dv/dalpha) of the block ODEs (Eq. {eq}`eq-dyn-block`) at a block
+    state (group-first arrays); a plain NumPy evaluation for checks (the integrator uses the
+    compiled kernels)."""
+    grp = groups(config)
+    v = np.asarray(v, dtype=np.float64)
+    coef = coefficients(q, r, t, grp.lam, config, eta2, v)
+    dq, dr = rhs_frozen(q, r, t, grp, config, coef)
+    Q, R, T = global_overlaps(q, r, t, grp.lam)
+    return dq, dr, config.eta_v * readout_drift(Q, R, T, config, v, config.teacher_weights)
 
-    Adaptive ETD2RK with Richardson error control (see module docstring); the local error per
-    step is kept below ``atol + rtol * (largest overlap of the group)`` for every group.
-    ``implicit=True`` iterates each step's corrector to its fixed point (see ``etd2_step``): fewer
-    but dearer steps, worth it when the O(eta^2) feedback is strong; ``None`` (default) chooses it
-    for eta >= 0.3 with the eta^2 term on (measured: linear, eta = 1, N = L = 128: 870 instead of
-    9324 steps to alpha = 100; erf, eta = 0.1, L = 1024: 447 steps but 2.5x the time of 1183
-    explicit ones).
+
+def _group_last(x):
+    return np.ascontiguousarray(np.moveaxis(np.asarray(x, dtype=np.float64), 0, -1))
+
+
+class _Integrator:
+    """Adaptive ETD2RK with Richardson error control on the group-last block state."""
+
+    def __init__(self, config: Config, state: BlockState, eta2: bool, rtol: float, atol: float, h_max: float,
+                 implicit: bool, max_steps: int):
+        self.config = config
+        self.grp = groups(config)
+        G, K, M = self.grp.size, config.K, config.M
+        self.lam = np.ascontiguousarray(self.grp.lam)
+        self.s = np.ascontiguousarray(config.eta * self.grp.lam * self.grp.trainable)
+        self.sef = np.ascontiguousarray(self.s * config.eta * self.grp.frac)
+        self.coef = _Coefficients(config, eta2)
+        self.t = _group_last(state.t)
+        self.T = global_overlaps(state.t, state.t, state.t, self.lam)[2]
+        self.rtol, self.atol, self.h_max = rtol, atol, h_max
+        self.implicit = implicit
+        self.max_steps = max_steps
+        self.eta_v = config.eta_v
+        self.K, self.M = K, M
+        self.work = kn.Work(K, M, G)
+        self.err, self.scale = np.empty(G), np.empty(G)
+
+    def coefficients(self, q, r, v):
+        Q, R = np.empty((self.K, self.K)), np.empty((self.K, self.M))
+        kn.global_sums(q, r, self.lam, Q, R)
+        return self.coef(Q, R, self.T, v)
+
+    def etd2(self, q, r, v, c0, h):
+        """One ETD2RK step from (q, r, v) with coefficients c0 at the start."""
+        K, M = self.K, self.M
+        Gl, Gr, E, F = c0
+        V, mu, Gt, Et = np.empty((K, K)), np.empty(K), np.empty((K, M)), np.empty((K, K))
+        kn.prepare(Gl, Gr, E, V, mu, Gt, Et)
+        w = self.work.arrays()
+        qa, ra = np.empty_like(q), np.empty_like(r)
+        kn.predictor(q, r, self.t, self.s, self.sef, V, mu, Gt, Et, h, qa, ra, *w)
+        va = v + h * self.eta_v * F if self.eta_v else v
+        q1, r1 = np.empty_like(q), np.empty_like(r)
+        guess_q, guess_r, guess_v = qa, ra, va
+        v1 = v
+        for _ in range(12 if self.implicit else 1):
+            c1 = self.coefficients(guess_q, guess_r, guess_v)
+            d = [np.ascontiguousarray(x1 - x0) for x1, x0 in zip(c1, c0)]
+            kn.corrector(qa, ra, self.t, self.s, self.sef, d[0], d[1], d[2], V, mu, Gt, h, q1, r1, *w,
+                         self.work.zr, self.work.zq)
+            v1 = va + 0.5 * h * self.eta_v * d[3] if self.eta_v else v
+            if not self.implicit:
+                break
+            change = kn.change_norm(guess_q, guess_r, q1, r1, 0.05 * self.rtol, 0.0, self.err, self.scale)
+            guess_q, guess_r, guess_v = q1.copy(), r1.copy(), v1
+            if change <= 1.0:
+                break
+        return q1, r1, v1
+
+    def run(self, q, r, v, alpha, tick, keep_blocks: bool):
+        """Integrate from the block state (q, r: group-first) and record at ``alpha``."""
+        q, r = _group_last(q), _group_last(r)
+        P = alpha.shape[0]
+        K, M = self.K, self.M
+        Qs, Rs, vs = np.empty((P, K, K)), np.empty((P, K, M)), np.empty((P, K))
+        qs = np.empty((P,) + q.shape) if keep_blocks else None
+        rs = np.empty((P,) + r.shape) if keep_blocks else None
+        limit = GROWTH * max(1.0, kn.max_abs(q, r), np.abs(self.t).max(initial=0.0))
+        vlimit = GROWTH * max(1.0, np.abs(v).max(initial=0.0))
+        s_max = float(np.max(self.s)) if self.s.size else 0.0
+        h = min(1e-2 / max(s_max, 1e-300), self.h_max)
+        if alpha[0] > 0:
+            h = min(h, alpha[0])
+        a = 0.0
+        n_steps = n_rejected = 0
+        c0 = self.coefficients(q, r, v)
+        for p, target in enumerate(alpha):
+            while a < target * (1 - 1e-14):
+                h = min(h, target - a, self.h_max)
+                q1, r1, v1 = self.etd2(q, r, v, c0, h)                 # one step of h ...
+                qa, ra, va = self.etd2(q, r, v, c0, 0.5 * h)           # ... against two of h/2
+                ca = self.coefficients(qa, ra, va)
+                q2, r2, v2 = self.etd2(qa, ra, va, ca, 0.5 * h)
+                err = kn.richardson(q1, r1, q2, r2, q, r, self.rtol, self.atol, self.err, self.scale)
+                if self.eta_v:
+                    dv = (v2 - v1) / 3.0
+                    err = max(err, float(np.max(np.abs(dv) / (self.atol + self.rtol * np.maximum(np.abs(v), np.abs(v2))))))
+                    v1 = v2 + dv
+                if not np.isfinite(err):
+                    raise DivergenceError(f"ODE: non-finite state at alpha = {a:.4g}; eta = {self.config.eta:g} is too "
+                                          f"large for this setting", alpha=a)
+                if err <= 1.0:
+                    a += h
+                    q, r, v = q1, r1, v1
+                    n_steps += 1
+                    if not (kn.max_abs(q, r) <= limit and np.max(np.abs(v), initial=0.0) <= vlimit):
+                        raise DivergenceError(
+                            f"ODE: the order parameters diverged by alpha = {a:.4g} (grew more than "
+                            f"{GROWTH:g}-fold); eta = {self.config.eta:g} is too large for this setting", alpha=a)
+                    c0 = self.coefficients(q, r, v)
+                    if not all(np.all(np.isfinite(x)) for x in c0):
+                        raise DivergenceError(f"ODE: non-finite coefficients at alpha = {a:.4g}", alpha=a)
+                    tick(h)
+                    if n_steps > self.max_steps:
+                        raise IntegrationError(f"ODE: more than max_steps = {self.max_steps} steps before alpha = {target:g}")
+                else:
+                    n_rejected += 1
+                fac = 0.9 * (err if err > 0 else 1e-10) ** (-1.0 / 3.0)
+                h = h * min(4.0, max(0.2, fac))
+                if h < 1e-14 * max(a, 1.0):
+                    raise IntegrationError(f"ODE: step size underflow at alpha = {a:.4g}")
+            kn.global_sums(q, r, self.lam, Qs[p], Rs[p])
+            vs[p] = v
+            if keep_blocks:
+                qs[p], rs[p] = q, r
+        if keep_blocks:
+            qs, rs = np.moveaxis(qs, -1, 1), np.moveaxis(rs, -1, 1)
+        return dict(Q=Qs, R=Rs, v=vs, q=qs, r=rs, n_steps=n_steps, n_rejected=n_rejected)
+
+
+def solve_ode(config: Config, alpha, *, seeds=None, init="sampled", eta2: bool = True, rtol: float = 1e-6,
+              atol: float = 1e-14, h_max: float | None = None, implicit: bool | None = None,
+              keep_blocks: bool = False, max_steps: int = 2_000_000, progress=None,
+              budget: Budget | None = None) -> Trajectory:
+    """eps_g and the order parameters from the block ODEs (chapter "Order-parameter dynamics").
+
+    Parameters
+    ----------
+    config : the setting
+    alpha : grid of output points (strictly increasing, > 0; need not be whole SGD steps)
+    seeds : with ``init="sampled"``, one curve per seed, each started from the overlaps of the
+        weights a simulation with that seed starts from (default: seed 0); otherwise ignored
+    init : ``"sampled"``, ``"mean"`` (the expectation over the initialisation, one curve) or given
+        block overlaps ``(q0, r0, t0[, v0])`` (one curve)
+    eta2 : keep the O(eta^2) term (the small-eta ODE without it)
+    rtol, atol : local error per step below atol + rtol * (largest overlap of the group)
+    h_max : largest step (default unbounded)
+    implicit : iterate each step's corrector to its fixed point (fewer, dearer steps when the
+        O(eta^2) feedback is strong); default: for eta >= 0.3 with the eta^2 term
+    keep_blocks : also return the block overlaps at every grid point in ``info["q"]``,
+        ``info["r"]`` (S, P, G, ., .) and ``info["t"]`` (S, G, M, M), with ``info["groups"]``
+    max_steps : integration steps allowed per curve
+    progress : ``True`` for a bar on stderr (ticks on alpha), or a tqdm-like object
+    budget : memory/time limits
+
+    Returns
+    -------
+    Trajectory with method ``"ode"``; ``info["n_steps"]`` holds the accepted steps per curve.
     """
-    groups = groups_for(cfg)
-    q, r, t = initial_overlaps(cfg, init, seed, groups)
-    alpha = np.asarray(alpha, dtype=float)
-    if alpha.ndim != 1 or np.any(np.diff(alpha) <= 0) or alpha[0] < 0:
-        raise ValueError("alpha must be a strictly increasing 1-d grid of values >= 0")
-    P = len(alpha)
-    qs = np.empty((P,) + q.shape)
-    rs = np.empty((P,) + r.shape)
-    s_max = cfg.eta * float(np.max(groups.lam * groups.trainable))
-    h = min(1e-2 / max(s_max, 1e-300), alpha[0] if alpha[0] > 0 else np.inf, h_max)
-    a = 0.0
-    n_steps = 0
-    coef0 = coefficients(q, r, t, groups.lam, cfg)
-    if implicit is None:
-        implicit = cfg.eta2 and cfg.eta >= 0.3
-    ptol = 0.05 * rtol if implicit else None
-    for p, target in enumerate(alpha):
-        while a < target * (1 - 1e-14):
-            h = min(h, target - a, h_max)
-            # one ETD2RK step of size h ...
-            q1, r1 = etd2_step(q, r, t, groups, cfg, coef0, h, ptol)
-            # ... against two of size h/2 (Richardson: local error = (two - one) / 3)
-            qa, ra = etd2_step(q, r, t, groups, cfg, coef0, 0.5 * h, ptol)
-            coef_a = coefficients(qa, ra, t, groups.lam, cfg)
-            q2, r2 = etd2_step(qa, ra, t, groups, cfg, coef_a, 0.5 * h, ptol)
-            dq, dr = (q2 - q1) / 3.0, (r2 - r1) / 3.0
-            err = _error_norm(dq, dr, q, r, q2, r2, rtol, atol)
-            if not np.isfinite(err):
-                raise OdeError(f"non-finite state at alpha = {a:.4g}")
-            if err <= 1.0:
-                a += h
-                q, r = q2 + dq, r2 + dr  # local extrapolation (3rd order)
-                if max(np.max(np.abs(q)), np.max(np.abs(r))) > 1e6:
-                    raise OdeError(
-                        f"the order parameters diverged by alpha = {a:.4g} (|overlap| > 1e6): "
-                        f"eta = {cfg.eta} is too large for this setting"
-                    )
-                coef0 = coefficients(q, r, t, groups.lam, cfg)
-                n_steps += 1
-                if n_steps > max_steps:
-                    raise OdeError(f"more than max_steps = {max_steps} steps before alpha = {target}")
-            fac = 0.9 * (err if err > 0 else 1e-10) ** (-1.0 / 3.0)
-            h = h * min(4.0, max(0.2, fac))
-            if h < 1e-14 * max(a, 1.0):
-                raise OdeError(f"step size underflow at alpha = {a:.4g}")
-        qs[p], rs[p] = q, r
-    return OdeTrajectory(alpha=alpha, q=qs, r=rs, t=t, groups=groups, cfg=cfg, n_steps=n_steps)
-
-
-def solve(cfg: Config, alpha, init="sampled", seeds=(0,), **kw) -> LearningCurve:
-    """eps_g(alpha) from the block ODEs, one row per seed's initial overlaps (``init="sampled"``)
-    or a single row (``init="mean"`` or given overlaps)."""
-    seeds = list(np.atleast_1d(seeds)) if init == "sampled" else [0]
-    rows = [integrate(cfg, alpha, init, int(s), **kw).eps_g() for s in seeds]
-    return LearningCurve(alpha=np.asarray(alpha, float), eps_g=np.array(rows), method="ode", meta={"cfg": cfg})
+    if not isinstance(config, Config):
+        raise ValueError(f"config must be a Config, got {type(config).__name__}")
+    alpha = check_alpha(alpha)
+    eta2 = check_bool("eta2", eta2)
+    keep_blocks = check_bool("keep_blocks", keep_blocks)
+    rtol = check_float("rtol", rtol, lo=1e-14, hi=0.1)
+    atol = check_float("atol", atol, lo=0.0, hi=1.0)
+    h_max = np.inf if h_max is None else check_float("h_max", h_max, lo=0.0, lo_open=True)
+    max_steps = check_int("max_steps", max_steps, 1)
+    implicit = (eta2 and config.eta >= 0.3) if implicit is None else check_bool("implicit", implicit)
+    sampled = isinstance(init, str) and init == "sampled"
+    if sampled:
+        seeds = check_seeds(0 if seeds is None else seeds)
+    else:
+        if seeds is not None:
+            check_seeds(seeds)
+        seeds = (0,)
+    grp = groups(config)
+    mem, step_seconds = ode_estimate(grp.size, config.K, config.M, len(alpha), len(seeds), keep_blocks, eta2)
+    check_budget(f"the block ODE with {grp.size} groups, K={config.K}, M={config.M}", mem,
+                 step_seconds * 200 * len(seeds), budget)
+    states = [initial_overlaps(config, init, s) for s in seeds]
+    bar = make_progress(progress, float(alpha[-1]) * len(seeds), "ode")
+    act = activation_of(config)
+    try:
+        runs = []
+        for st in states:
+            integ = _Integrator(config, st, eta2, rtol, atol, h_max, implicit, max_steps)
+            out = integ.run(st.q, st.r, st.v, alpha, bar.update, keep_blocks)
+            out["T"] = np.broadcast_to(integ.T, (len(alpha), config.M, config.M))
+            out["t"] = st.t
+            runs.append(out)
+    finally:
+        bar.close()
+    Q = np.stack([o["Q"] for o in runs])
+    R = np.stack([o["R"] for o in runs])
+    T = np.stack([o["T"] for o in runs])
+    v = np.stack([o["v"] for o in runs])
+    eps = eps_g_of(Q, R, T, act, v if config.train_readout else config.student_weights, config.teacher_weights)
+    info = {"n_steps": tuple(o["n_steps"] for o in runs), "n_rejected": tuple(o["n_rejected"] for o in runs),
+            "eta2": eta2, "rtol": rtol, "init": init if isinstance(init, str) else "given"}
+    if keep_blocks:
+        info.update(q=np.stack([o["q"] for o in runs]), r=np.stack([o["r"] for o in runs]),
+                    t=np.stack([o["t"] for o in runs]), groups=grp)
+    return Trajectory(alpha=alpha, eps_g=eps, config=config, method="ode", Q=Q, R=R, T=T,
+                      seeds=seeds if sampled else None, v=v if config.train_readout else None, info=info)

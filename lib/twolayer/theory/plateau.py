@@ -1,30 +1,25 @@
-"""The symmetric plateau of the erf student: fixed point, heights, escape rate and length.
+"""The symmetric plateau: fixed point, heights, escape rate and predicted length.
 
-Chapter "The symmetric plateau" (chapters/03_plateau.md), Eqs. (eq-plateau-fp), (eq-plateau-blocks),
-(eq-escape-secular), (eq-plateau-length).
+Chapter "The symmetric plateau" (``chapters/03_plateau.md``), Eqs. {eq}`eq-plateau-fp`,
+{eq}`eq-plateau-blocks`, {eq}`eq-plateau-secular`, {eq}`eq-plateau-length`.
 
-Symmetric manifold.  All K students are the same vector, J_i = J for every i, so per eigenvalue
-group g the block overlaps are q^g = b_g 1 1^T (K x K, diagonal = off-diagonal) and r^g = 1 v_g^T
-(every row the same M-vector v_g).  On it G_lam 1 = gamma 1 and G_rho = 1 c^T (Stein coefficients
-at the global overlaps), and E[delta delta^T] = e 1 1^T.  The block ODEs (``theory.ode``) then
-vanish for every trainable group iff  (Eq. eq-plateau-blocks)
+Symmetric manifold.  All K students are the same vector, J_i = J, so per group g the block
+overlaps are q^g = b_g 1 1^T and r^g = 1 v_g^T.  On it G_lam 1 = gamma 1 and G_rho = 1 c^T (Stein
+coefficients at the global overlaps), and E[delta delta^T] = e 1 1^T.  The block ODEs vanish for
+every trained group iff (Eq. {eq}`eq-plateau-blocks`)
 
     v_g = -t^g c / gamma,      b_g = -(c . v_g + eta f_g e / 2) / gamma,
 
-i.e. the blocks are fixed *linear* functions of the teacher blocks t^g.  Summing with lambda_g
-gives the closed (M + 1)-dimensional fixed-point problem for the global overlaps
-(Eq. eq-plateau-fp)
-
-    gamma(Q, R, T) v + T c(Q, R, T) = 0,   gamma b + c . v + eta <lambda> e / 2 = 0,
-    Q = b 1 1^T,  R = 1 v^T,  <lambda> = sum_g f_g lambda_g = 1,
-
-which depends on the spectrum only through the global teacher overlap T: the global plateau is
-that of an L = 1 problem with the same T (Saad & Solla's for T = I), for every L and beta.
+and summing with lambda_g gives the closed (M + 1)-dimensional problem for the global overlaps
+(Eq. {eq}`eq-plateau-fp`) gamma v + T c = 0, gamma b + c . v + eta <lambda> e / 2 = 0, which
+involves the spectrum only through T: the global plateau is that of L = 1 with the same T.
 
 Escape.  The Jacobian of the block ODE at the fixed point has the structure
-d(dx_g)/dalpha = s_g (A dx_g + B_g dX), dX = sum_h lambda_h dx_h (s_g = eta lambda_g), with one
-d x d matrix A (frozen coefficients) and one B_g per group (change of the coefficients with the
-global overlaps); the escape rate is its eigenvalue of largest real part (Eq. eq-escape-secular).
+d(dx_g)/dalpha = s_g (A dx_g + B_g dX), dX = sum_h lambda_h dx_h; its leading eigenvalue solves the
+d x d secular problem (Eq. {eq}`eq-plateau-secular`) at a cost O(G d^3) instead of O((G d)^3).
+
+The fixed point needs identical student units: equal (or all-ones) student second-layer weights
+and a fixed second layer; any activation with its averages works (erf, ReLU, tanh, ...).
 """
 
 from __future__ import annotations
@@ -34,138 +29,205 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import optimize
 
-from ..config import Config
-from ..data import Groups, groups_for
-from .ode import coefficients, rhs, rhs_frozen
-from .overlaps import delta_delta, eps_g, global_overlaps, stein_coefficients
+from ..data.weights import global_overlaps
+from ..gaussian.averages import delta_delta, eps_g as eps_g_of, stein_coefficients
+from ..problem.checks import check_bool, check_choice, check_float
+from ..problem.config import Config
+from ..problem.errors import IntegrationError
+from ..problem.resources import Budget, check_budget
+from ..problem.spectrum import Groups, groups
+from .blocks import coefficients, rhs_frozen
 
-__all__ = ["Plateau", "plateau", "plateau_global", "saad_solla", "residual", "jacobian_blocks",
-           "jacobian_matrix", "spectrum", "secular_matrix", "escape_rate", "escape_time",
-           "plateau_entry", "asymmetry", "unstable_amplitude", "predicted_escape"]
+__all__ = ["Plateau", "Stationary", "escape_rate", "jacobian_blocks", "jacobian_matrix", "plateau",
+           "predicted_escape", "residual", "saad_solla", "secular_matrix", "spectrum", "stationary_point"]
 
 
-# ---------------------------------------------------------------------------------------------
-# fixed point
-# ---------------------------------------------------------------------------------------------
-def _sym_coefficients(b, v, T, cfg: Config):
+def _sym_coefficients(b, v, T, config: Config, eta2: bool):
     """(gamma, c, e) on the symmetric manifold Q = b 1 1^T, R = 1 v^T."""
-    K = cfg.K
+    K = config.K
     Q = np.full((K, K), b)
     R = np.tile(v, (K, 1))
-    G_lam, G_rho = stein_coefficients(Q, R, T, cfg.activation, cfg.a_student, cfg.a_teacher)
+    sw, tw = config.student_weights, config.teacher_weights
+    G_lam, G_rho = stein_coefficients(Q, R, T, config, sw, tw)
     gamma = float(G_lam.sum(axis=1).mean())
     c = G_rho.mean(axis=0)
-    e = float(delta_delta(Q, R, T, cfg.activation, cfg.a_student, cfg.a_teacher).mean()) if cfg.eta2 else 0.0
+    e = float(delta_delta(Q, R, T, config, sw, tw, config.noise).mean()) if eta2 else 0.0
     return gamma, c, e
 
 
 def saad_solla(K: int, M: int | None = None, readout: str = "sum") -> tuple[float, float]:
-    """Closed-form plateau (Eq. eq-saad-solla) for erf, T = I, K = M, sum readout, eta -> 0:
-    all students equal J = (K (2K - 1))^(-1/2) sum_n B_n, so Q_ii = Q_ij = 1 / (2K - 1) and
-    R_in = 1 / sqrt(K (2K - 1)).  Returns (Q_ij, R_in)."""
+    """Closed-form plateau for erf, T = I, K = M, sum readout, eta -> 0 (Eq.
+    {eq}`eq-plateau-saad-solla`): all students equal J = (K (2K - 1))^(-1/2) sum_n B_n, so
+    Q_ii = Q_ij = 1 / (2K - 1) and R_in = 1 / sqrt(K (2K - 1)).  Returns (Q_ij, R_in)."""
     M = K if M is None else M
     if K != M or readout != "sum":
         raise ValueError("the closed form is for K = M and readout='sum' only")
     return 1.0 / (2 * K - 1), 1.0 / np.sqrt(K * (2 * K - 1))
 
 
-def plateau_global(cfg: Config, T, mean_lam: float = 1.0):
-    """Solve Eq. (eq-plateau-fp) for (b, v) given the global teacher overlap T; returns
-    (b, v, gamma, c, e)."""
-    T = np.asarray(T, float)
-    M = cfg.M
-    # start: all students equal, J = c sum_n B_n, with Saad & Solla's amplitude c^2 = 1/(M(2M-1))
+def _fixed_point(config: Config, T, mean_lam: float, eta2: bool):
+    M = config.M
     c0 = 1.0 / np.sqrt(M * (2 * M - 1))
-    v0 = c0 * T.sum(axis=1)
-    b0 = c0 * c0 * T.sum()
+    x0 = np.concatenate([[c0 * c0 * T.sum()], c0 * T.sum(axis=1)])
 
     def res(x):
         b, v = x[0], x[1:]
-        gamma, c, e = _sym_coefficients(b, v, T, cfg)
-        return np.concatenate([[gamma * b + c @ v + 0.5 * cfg.eta * mean_lam * e], gamma * v + T @ c])
+        gamma, c, e = _sym_coefficients(b, v, T, config, eta2)
+        return np.concatenate([[gamma * b + c @ v + 0.5 * config.eta * mean_lam * e], gamma * v + T @ c])
 
-    sol = optimize.root(res, np.concatenate([[b0], v0]), method="hybr", options={"xtol": 1e-14})
-    x = sol.x
-    if np.max(np.abs(res(x))) > 1e-11 or x[0] <= 0:
-        raise RuntimeError(f"plateau fixed point not found ({sol.message}); residual {np.max(np.abs(res(x))):.2g}")
-    gamma, c, e = _sym_coefficients(x[0], x[1:], T, cfg)
-    return x[0], x[1:], gamma, c, e
+    with np.errstate(all="ignore"):
+        sol = optimize.root(res, x0, method="hybr", options={"xtol": 1e-14})
+        r = res(sol.x)
+    if not (np.all(np.isfinite(r)) and np.max(np.abs(r)) <= 1e-11 and sol.x[0] > 0):
+        raise ValueError(
+            f"no symmetric plateau (fixed point) found for K={config.K}, M={config.M}, eta={config.eta:g} "
+            f"(residual {np.max(np.abs(r)) if np.all(np.isfinite(r)) else float('inf'):.2g}); for K > M or "
+            f"large eta the symmetric state may not exist")
+    gamma, c, e = _sym_coefficients(sol.x[0], sol.x[1:], T, config, eta2)
+    return sol.x[0], sol.x[1:], gamma, c, e
 
 
 @dataclass(frozen=True)
 class Plateau:
-    """The symmetric fixed point of the block ODEs (chapter "The symmetric plateau")."""
+    """The symmetric fixed point of the block ODEs (chapter "The symmetric plateau").
 
-    cfg: Config
-    eps_p: float  # eps_g at the symmetric fixed point
-    q: np.ndarray  # (G, K, K) block overlaps at the fixed point
-    r: np.ndarray  # (G, K, M)
-    t: np.ndarray  # (G, M, M) teacher block overlaps used
-    escape_rate: float  # largest real part of the eigenvalues of the linearised block ODE
-    groups: Groups | None = None
+    ``eps_p`` its generalisation error, ``q``, ``r``, ``t`` the block overlaps (group-first),
+    ``escape_rate`` the largest real eigenvalue of the linearised block ODE (nan when not
+    computed)."""
+
+    config: Config
+    eps_p: float
+    q: np.ndarray
+    r: np.ndarray
+    t: np.ndarray
+    escape_rate: float
+    eta2: bool = True
+
+    @property
+    def groups(self) -> Groups:
+        return groups(self.config)
 
     def overlaps(self, power: int = 1):
         """(Q^(k), R^(k), T^(k)) at the fixed point (k = ``power``)."""
-        lam = (self.groups if self.groups is not None else groups_for(self.cfg)).lam
-        return global_overlaps(self.q, self.r, self.t, lam, power)
+        return global_overlaps(self.q, self.r, self.t, self.groups.lam, power)
 
 
-def _check_cfg(cfg: Config):
-    if cfg.activation != "erf":
-        raise ValueError(f"activation must be 'erf' for the plateau (the linear network has none), got {cfg.activation!r}")
-    if cfg.trainable is not None and cfg.trainable != cfg.N:
-        raise ValueError(f"trainable must be None (all coordinates trained) for the plateau, got {cfg.trainable}")
+def _check_config(config: Config):
+    if not isinstance(config, Config):
+        raise ValueError(f"config must be a Config, got {type(config).__name__}")
+    if config.activation == "linear":
+        raise ValueError("the linear network has no plateau; activation must be nonlinear")
+    if config.trainable is not None and config.trainable != config.N:
+        raise ValueError(f"trainable must be None (all coordinates trained) for the plateau, got {config.trainable}")
+    if config.train_readout or len(set(config.student_weights.tolist())) != 1:
+        raise ValueError("the symmetric plateau needs identical student units (a fixed, uniform student second layer)")
 
 
-def default_teacher(cfg: Config, groups: Groups | None = None):
-    """Expected teacher block overlaps t^g = f_g I (``init="mean"``)."""
-    groups = groups_for(cfg) if groups is None else groups
-    return groups.frac[:, None, None] * np.eye(cfg.M)
-
-
-def plateau(cfg: Config, t=None, rate: bool = True) -> Plateau:
-    """The symmetric plateau of ``cfg`` for teacher block overlaps ``t`` (default f_g I).
-
-    Solves Eq. (eq-plateau-fp) for the global overlaps, fills in the blocks with
-    Eq. (eq-plateau-blocks) and (if ``rate``) computes the escape rate (Eq. eq-escape-secular).
-    K and M may differ.
-    """
-    _check_cfg(cfg)
-    groups = groups_for(cfg)
-    G, K, M = groups.size, cfg.K, cfg.M
-    t = default_teacher(cfg, groups) if t is None else np.asarray(t, float)
-    if t.shape != (G, M, M):
-        raise ValueError(f"t must have shape {(G, M, M)}, got {t.shape}")
-    T = np.einsum("g,gij->ij", groups.lam, t)
-    mean_lam = float(groups.lam @ groups.frac)
-    b, v, gamma, c, e = plateau_global(cfg, T, mean_lam)
-    v_g = -(t @ c) / gamma  # (G, M)
-    b_g = -(v_g @ c + 0.5 * cfg.eta * groups.frac * e) / gamma
+def plateau(config: Config, t=None, *, rate: bool = True, eta2: bool = True, budget: Budget | None = None) -> Plateau:
+    """The symmetric plateau for teacher block overlaps ``t`` (default the expected teacher
+    t^g = f_g I): Eq. {eq}`eq-plateau-fp` for the global overlaps, Eq. {eq}`eq-plateau-blocks` for
+    the blocks, and (``rate``) the escape rate of Eq. {eq}`eq-plateau-secular` (``escape_rate``
+    with ``method="auto"``).  K and M may differ.  Raises ValueError when no symmetric fixed point
+    exists, ``BudgetError`` when the escape rate needs more memory or time than ``budget``."""
+    _check_config(config)
+    rate = check_bool("rate", rate)
+    eta2 = check_bool("eta2", eta2)
+    grp = groups(config)
+    G, K, M = grp.size, config.K, config.M
+    t = grp.frac[:, None, None] * np.eye(M) if t is None else np.asarray(t, dtype=np.float64)
+    if t.shape != (G, M, M) or not np.all(np.isfinite(t)):
+        raise ValueError(f"t must be finite with shape {(G, M, M)}, got {t.shape}")
+    T = np.einsum("g,gij->ij", grp.lam, t)
+    mean_lam = float(grp.lam @ grp.frac)
+    b, v, gamma, c, e = _fixed_point(config, T, mean_lam, eta2)
+    v_g = -(t @ c) / gamma
+    b_g = -(v_g @ c + 0.5 * config.eta * grp.frac * e) / gamma
     q = b_g[:, None, None] * np.ones((G, K, K))
     r = np.repeat(v_g[:, None, :], K, axis=1)
-    Q, R, Tg = global_overlaps(q, r, t, groups.lam)
-    eps_p = float(eps_g(Q, R, Tg, cfg.activation, cfg.a_student, cfg.a_teacher))
-    sigma = escape_rate(cfg, q, r, t, groups) if rate else float("nan")
-    return Plateau(cfg=cfg, eps_p=eps_p, q=q, r=r, t=t, escape_rate=sigma, groups=groups)
+    Q, R, Tg = global_overlaps(q, r, t, grp.lam)
+    eps_p = float(eps_g_of(Q, R, Tg, config, config.student_weights, config.teacher_weights))
+    sigma = escape_rate(config, q, r, t, eta2=eta2, budget=budget) if rate else float("nan")
+    return Plateau(config=config, eps_p=eps_p, q=q, r=r, t=t, escape_rate=sigma, eta2=eta2)
 
 
 def residual(p: Plateau) -> float:
     """max |rhs| of the block ODE at the plateau (0 at an exact fixed point)."""
-    dq, dr = rhs(p.q, p.r, p.t, p.groups, p.cfg)
+    coef = coefficients(p.q, p.r, p.t, p.groups.lam, p.config, p.eta2)
+    dq, dr = rhs_frozen(p.q, p.r, p.t, p.groups, p.config, coef)
     return float(max(np.abs(dq).max(), np.abs(dr).max()))
+
+
+@dataclass(frozen=True)
+class Stationary:
+    """A fixed point of the block ODE found by ``stationary_point``: block overlaps, eps_g there,
+    the final max |rhs| and the largest real part of the Jacobian's spectrum (< 0: stable)."""
+
+    q: np.ndarray
+    r: np.ndarray
+    t: np.ndarray
+    eps_g: float
+    residual: float
+    growth_rate: float
+
+
+def stationary_point(config: Config, q, r, t, *, eta2: bool = True, tol: float = 1e-13,
+                     max_iter: int = 60) -> Stationary:
+    """The fixed point of the block ODE (Eq. {eq}`eq-dyn-block`) nearest to the block state
+    (q, r): Newton's method on the packed state with the dense Jacobian (``jacobian_matrix``;
+    least-squares steps, so marginal directions do no harm).  Used for the long-time state of a
+    run, e.g. the reachable error of an under-parameterised student (chapter "Beyond the paper").
+    Raises ``IntegrationError`` when max |rhs| does not fall below ``tol`` x the state's size."""
+    if not isinstance(config, Config):
+        raise ValueError(f"config must be a Config, got {type(config).__name__}")
+    if config.train_readout:
+        raise ValueError("stationary_point is written for fixed second layers")
+    tol = check_float("tol", tol, lo=0.0, lo_open=True)
+    eta2 = check_bool("eta2", eta2)
+    grp = groups(config)
+    K, M = config.K, config.M
+    q = np.array(q, dtype=np.float64)
+    r = np.array(r, dtype=np.float64)
+    t = np.asarray(t, dtype=np.float64)
+    if q.shape != (grp.size, K, K) or r.shape != (grp.size, K, M) or t.shape != (grp.size, M, M):
+        raise ValueError(f"q, r, t must have shapes {(grp.size, K, K)}, {(grp.size, K, M)}, {(grp.size, M, M)}")
+    train = np.repeat(grp.trainable, pack(q[:1], r[:1]).shape[-1])
+
+    def f(qq, rr):
+        dq, dr = rhs_frozen(qq, rr, t, grp, config, coefficients(qq, rr, t, grp.lam, config, eta2))
+        return pack(dq, dr).ravel()
+
+    scale = max(1.0, float(np.abs(pack(q, r)).max()))
+    res = float("inf")
+    for _ in range(max_iter):
+        F = f(q, r)
+        res = float(np.abs(F).max())
+        if res <= tol * scale:
+            break
+        J = jacobian_matrix(config, q, r, t, eta2=eta2)[np.ix_(train, train)]
+        step = np.zeros_like(F)
+        step[train] = np.linalg.lstsq(J, -F[train], rcond=1e-12)[0]
+        x = pack(q, r) + step.reshape(grp.size, -1)
+        q, r = unpack(x, K, M)
+    else:
+        raise IntegrationError(f"stationary_point: Newton did not converge (max |rhs| = {res:.2g})")
+    growth = float(np.max(np.linalg.eigvals(jacobian_matrix(config, q, r, t, eta2=eta2)[np.ix_(train, train)]).real))
+    Q, R, T = global_overlaps(q, r, t, grp.lam)
+    eps = float(eps_g_of(Q, R, T, config, config.student_weights, config.teacher_weights))
+    return Stationary(q=q, r=r, t=t, eps_g=eps, residual=res, growth_rate=growth)
 
 
 # ---------------------------------------------------------------------------------------------
 # linearisation
 # ---------------------------------------------------------------------------------------------
-def _pack(q, r):
+def pack(q, r):
     """State of the block ODE as vectors per group: upper triangle of q, then r."""
     K = q.shape[-1]
     iu = np.triu_indices(K)
     return np.concatenate([q[..., iu[0], iu[1]], r.reshape(r.shape[:-2] + (-1,))], axis=-1)
 
 
-def _unpack(x, K, M):
+def unpack(x, K, M):
+    """Inverse of ``pack``."""
     iu = np.triu_indices(K)
     nq = len(iu[0])
     q = np.zeros(x.shape[:-1] + (K, K))
@@ -175,48 +237,47 @@ def _unpack(x, K, M):
     return q, r
 
 
-def jacobian_blocks(cfg: Config, q, r, t, groups: Groups | None = None, h: float = 1e-6):
-    """The structure of the Jacobian at (q, r):  d(dx_g)/dalpha = s_g (A dx_g + B_g dX).
+def jacobian_blocks(config: Config, q, r, t, *, eta2: bool = True, h: float = 1e-6):
+    """The structure of the Jacobian at (q, r): d(dx_g)/dalpha = s_g (A dx_g + B_g dX).
 
     Returns (s (G,), lam (G,), A (d, d), B (G, d, d)) with dX = sum_h lambda_h dx_h and x the
-    packed state (upper triangle of q^g, then r^g).  A is exact (the frozen-coefficient rhs is
-    linear); B_g by central differences of the coefficients in the global overlaps (step h).
-    """
-    groups = groups_for(cfg) if groups is None else groups
-    K, M = cfg.K, cfg.M
-    x = _pack(q, r)
-    d = x.shape[-1]
-    s = cfg.eta * groups.lam * groups.trainable
-    coef = coefficients(q, r, t, groups.lam, cfg)
-    # A: frozen coefficients, one group with unit eigenvalue, no teacher forcing
+    packed state.  A is exact (the frozen-coefficient rhs is linear); B_g by central
+    differences of the coefficients in the global overlaps (step h)."""
+    return _blocks(config, groups(config), q, r, t, eta2, h)
+
+
+def _blocks(config: Config, grp: Groups, q, r, t, eta2: bool, h: float = 1e-6):
+    K, M = config.K, config.M
+    d = pack(q, r).shape[-1]
+    s = config.eta * grp.lam * grp.trainable
+    coef = coefficients(q, r, t, grp.lam, config, eta2)
     eye = np.eye(d)
-    qe, re = _unpack(eye, K, M)
+    qe, re = unpack(eye, K, M)
     one = Groups(lam=np.ones(d), frac=np.zeros(d), trainable=np.ones(d, bool), start=np.zeros(d, int),
-                 stop=np.zeros(d, int), block=np.zeros(d, int))
-    cfg1 = cfg.replace(eta=1.0)
-    dq, dr = rhs_frozen(qe, re, np.zeros((d, M, M)), one, cfg1, coef)
-    A = _pack(dq, dr).T  # column j = image of unit vector j
-    # B_g: perturb the global overlaps X = (Q, R) by h e_j; rhs_frozen with the new coefficients
-    Q, R, T = global_overlaps(q, r, t, groups.lam)
-    Xq, Xr = _unpack(eye, K, M)
-    B = np.empty((groups.size, d, d))
+                 stop=np.zeros(d, int), level=np.zeros(d, int))
+    dq, dr = rhs_frozen(qe, re, np.zeros((d, M, M)), one, config.replace(eta=1.0), coef)
+    A = pack(dq, dr).T  # column j = image of unit vector j
+    Q, R, T = global_overlaps(q, r, t, grp.lam)
+    B = np.empty((grp.size, d, d))
     safe = np.where(s > 0, s, 1.0)
+    sw, tw = config.student_weights, config.teacher_weights
     for j in range(d):
         outs = []
         for sign in (1.0, -1.0):
-            Qp, Rp = Q + sign * h * Xq[j], R + sign * h * Xr[j]
-            G_lam, G_rho = stein_coefficients(Qp, Rp, T, cfg.activation, cfg.a_student, cfg.a_teacher)
-            E = delta_delta(Qp, Rp, T, cfg.activation, cfg.a_student, cfg.a_teacher) if cfg.eta2 else np.zeros_like(Qp)
-            dq, dr = rhs_frozen(q, r, t, groups, cfg, (G_lam, G_rho, E))
-            outs.append(_pack(dq, dr))
+            Qp, Rp = Q + sign * h * qe[j], R + sign * h * re[j]
+            G_lam, G_rho = stein_coefficients(Qp, Rp, T, config, sw, tw)
+            E = delta_delta(Qp, Rp, T, config, sw, tw, config.noise) if eta2 else np.zeros_like(Qp)
+            dq, dr = rhs_frozen(q, r, t, grp, config, (G_lam, G_rho, E))
+            outs.append(pack(dq, dr))
         B[:, :, j] = (outs[0] - outs[1]) / (2 * h) / safe[:, None]
-    return s, groups.lam, A, B
+    return s, grp.lam, A, B
 
 
-def jacobian_matrix(cfg: Config, q, r, t, groups: Groups | None = None):
-    """The dense Jacobian (G d x G d) assembled from ``jacobian_blocks``."""
-    s, lam, A, B = jacobian_blocks(cfg, q, r, t, groups)
+def jacobian_matrix(config: Config, q, r, t, *, eta2: bool = True) -> np.ndarray:
+    """The dense Jacobian (G d x G d) assembled from ``jacobian_blocks`` (for small G d)."""
+    s, lam, A, B = jacobian_blocks(config, q, r, t, eta2=eta2)
     G, d = B.shape[0], A.shape[0]
+    check_budget(f"a dense Jacobian of size {G * d}", 8.0 * (G * d) ** 2 * 3)
     Jm = np.zeros((G * d, G * d))
     for g in range(G):
         Jm[g * d:(g + 1) * d, :] = s[g] * np.kron(lam[None, :], B[g])
@@ -224,31 +285,24 @@ def jacobian_matrix(cfg: Config, q, r, t, groups: Groups | None = None):
     return Jm
 
 
-def _leading(Jm, n: int = 0):
-    w = np.linalg.eigvals(Jm)
+def spectrum(config: Config, q, r, t, *, eta2: bool = True) -> np.ndarray:
+    """All eigenvalues of the dense linearised block ODE, largest real part first."""
+    w = np.linalg.eigvals(jacobian_matrix(config, q, r, t, eta2=eta2))
     return w[np.argsort(-w.real)]
 
 
-def spectrum(cfg: Config, q, r, t, groups: Groups | None = None):
-    """All eigenvalues of the dense linearised block ODE, largest real part first (for small
-    G d; used to check ``escape_rate``)."""
-    return _leading(jacobian_matrix(cfg, q, r, t, groups), 0)
-
-
-def secular_matrix(sigma: float, s, lam, A, B):
-    """M(sigma) = sum_g lambda_g s_g (sigma - s_g A)^(-1) B_g  (Eq. eq-escape-secular).
-
+def secular_matrix(sigma: float, s, lam, A, B) -> np.ndarray:
+    """M(sigma) = sum_g lambda_g s_g (sigma - s_g A)^(-1) B_g (Eq. {eq}`eq-plateau-secular`):
     sigma is an eigenvalue of the Jacobian (and not one of the s_g A) iff M(sigma) has the
-    eigenvalue 1: eliminate dx_g = s_g (sigma - s_g A)^(-1) B_g dX and sum with lambda_g."""
+    eigenvalue 1."""
     d = A.shape[0]
     lhs = sigma * np.eye(d)[None] - s[:, None, None] * A[None]
-    X = np.linalg.solve(lhs, (lam * s)[:, None, None] * B)
-    return X.sum(axis=0)
+    return np.linalg.solve(lhs, (lam * s)[:, None, None] * B).sum(axis=0)
 
 
 class _Secular:
-    """Fast evaluation of the largest real eigenvalue of M(sigma): with A = W diag(a) W^-1
-    (when W is well conditioned) M(sigma) = W sum_g [lambda_g s_g / (sigma - s_g a)] W^-1 B_g."""
+    """The largest real eigenvalue of M(sigma), fast when A is diagonalisable:
+    M(sigma) = W sum_g [lambda_g s_g / (sigma - s_g a)] W^-1 B_g."""
 
     def __init__(self, s, lam, A, B):
         self.s, self.lam, self.A, self.B = s, lam, A, B
@@ -256,105 +310,101 @@ class _Secular:
         self.diag = np.linalg.cond(W) < 1e8
         if self.diag:
             self.a, self.W = a, W
-            self.C = np.linalg.solve(W[None], B.astype(complex))  # (G, d, d)
+            self.C = np.linalg.solve(W[None], B.astype(complex))
 
     def __call__(self, sigma):
         if self.diag:
-            w = (self.lam * self.s)[:, None] / (sigma - self.s[:, None] * self.a[None, :])  # (G, d)
+            w = (self.lam * self.s)[:, None] / (sigma - self.s[:, None] * self.a[None, :])
             Mt = self.W @ np.einsum("gi,gij->ij", w, self.C)
         else:
             Mt = secular_matrix(sigma, self.s, self.lam, self.A, self.B)
         return float(np.max(np.linalg.eigvals(Mt).real))
 
 
-def escape_rate(cfg: Config, q, r, t, groups: Groups | None = None) -> float:
-    """Largest real eigenvalue of the linearised block ODE at (q, r) (the escape rate).
+def _proportional(q, r, t, frac):
+    """(q, r, t) / f_g of the first group when every group's block state is f_g times the same
+    state (the plateau of the expected teacher t^g = f_g I), else None."""
+    f = frac[:, None, None]
+    out = []
+    for x in (q, r, t):
+        y = x / f
+        if not np.allclose(y, y[:1], rtol=1e-12, atol=1e-15 * max(1.0, float(np.abs(y).max()))):
+            return None
+        out.append(y[:1])
+    return tuple(out)
 
-    Solved from the d x d secular problem (Eq. eq-escape-secular): the largest sigma above the
-    poles max_g s_g Re a(A) at which M(sigma) has the eigenvalue 1 (bisection on the largest
-    eigenvalue of M, which decreases to 0 as sigma grows); cost O(G d^3) instead of O((G d)^3).
-    Checked against the dense Jacobian in tests/test_plateau.py.
+
+def escape_rate(config: Config, q, r, t, *, eta2: bool = True, method: str = "auto",
+                budget: Budget | None = None) -> float:
+    """Largest real eigenvalue of the linearised block ODE at (q, r): the escape rate.
+
+    Parameters
+    ----------
+    config, q, r, t : the setting and the block overlaps of the fixed point
+    eta2 : keep the O(eta^2) term
+    method : ``"secular"`` solves the d x d secular problem (Eq. {eq}`eq-plateau-secular`): the
+        largest sigma above the poles max_g s_g Re a(A) at which M(sigma) has the eigenvalue 1
+        (bisection on the largest eigenvalue of M, which decreases to 0 as sigma grows); cost
+        O(G d^3), memory 3 G d^2 numbers.  ``"proportional"`` needs block states f_g times one state
+        (the expected teacher) and ``eta2=False``: then B_g = f_g B and the escape mode
+        dx_g = s_g f_g u with A u = 0 solves the secular problem with
+        sigma = eta <lambda^2> b (Eq. {eq}`eq-plateau-rate-L`), b the leading eigenvalue of the
+        one-group matrix A + B, whose eigenvector must satisfy A u = 0 (true for erf, whose
+        g'' = -x g' makes the student-difference modes marginal; not for ReLU); cost O(d^3),
+        independent of the number of groups.  ``"auto"``: ``"proportional"`` where it applies,
+        else ``"secular"``.
+    budget : memory/time limits (the secular method at large G d)
+
+    Returns
+    -------
+    sigma (0 when the fixed point is stable in every direction but marginal ones).
     """
-    groups = groups_for(cfg) if groups is None else groups
-    s, lam, A, B = jacobian_blocks(cfg, q, r, t, groups)
+    method = check_choice("method", method, ("auto", "secular", "proportional"))
+    grp = groups(config)
+    K, M = config.K, config.M
+    d = K * (K + 1) // 2 + K * M
+    prop = _proportional(np.asarray(q), np.asarray(r), np.asarray(t), grp.frac) if not eta2 else None
+    if method == "proportional" and prop is None:
+        raise ValueError("method='proportional' needs eta2=False and block states proportional to f_g "
+                         "(the plateau of the expected teacher)")
+    if method != "secular" and prop is not None:
+        check_budget(f"the one-group escape problem with K={K}, M={M}", 8.0 * 6 * d * d + 64e6,
+                     1e-8 * d**3 + 2e-4 * d, budget)
+        one = Groups(lam=np.ones(1), frac=np.ones(1), trainable=np.ones(1, bool), start=np.zeros(1, int),
+                     stop=np.ones(1, int), level=np.zeros(1, int))
+        _, _, A, B = _blocks(config, one, *prop, eta2=False)
+        w, V = np.linalg.eig(A + B[0])
+        i = int(np.argmax(w.real))
+        u = V[:, i]
+        marginal = np.linalg.norm(A @ u) <= 1e-6 * max(1.0, np.abs(A).max()) * np.linalg.norm(u)
+        if marginal:
+            weight = float(np.sum(grp.frac * grp.lam**2 * grp.trainable))
+            return max(0.0, float(config.eta * weight * w[i].real))
+        if method == "proportional":
+            raise ValueError("the leading one-group mode is not marginal under frozen coefficients (A u != 0); "
+                             "use method='secular'")
+    check_budget(f"the plateau linearisation with {grp.size} groups, K={K}, M={M}",
+                 8.0 * (3 * grp.size * d * d + (K + M) ** 4) + 64e6,
+                 1e-8 * grp.size * d**3 + 1e-8 * K**2 * (K + M) ** 2 * d, budget)
+    s, lam, A, B = jacobian_blocks(config, q, r, t, eta2=eta2)
     a_max = float(np.max(np.linalg.eigvals(A).real))
     pole = max(0.0, float(np.max(s)) * a_max) if a_max > 0 else 0.0
-    scale = float(np.max(s)) * (np.abs(A).max() + np.abs(B).max() * float(lam @ np.ones_like(lam)))
+    scale = float(np.max(s)) * (np.abs(A).max() + np.abs(B).max() * float(lam.sum()))
     lo = pole + 1e-12 * scale
     mu = _Secular(s, lam, A, B)
     if mu(lo) <= 1.0:
-        return pole  # no root above the poles
+        return pole
     hi = max(scale, 2 * lo)
     while mu(hi) > 1.0:
         hi *= 2
     return float(optimize.brentq(lambda x: mu(x) - 1.0, lo, hi, xtol=1e-15, rtol=1e-12))
 
 
-# ---------------------------------------------------------------------------------------------
-# measured and predicted plateau length
-# ---------------------------------------------------------------------------------------------
-def escape_time(alpha, eps, eps_p: float, fraction: float = 0.5, after: float = 0.0) -> float:
-    """First alpha > ``after`` at which eps_g falls below ``fraction * eps_p`` (interpolated
-    linearly in ln alpha and ln eps between grid points); nan if it never does.  The one escape
-    criterion of the book (chapters on the plateau and on the asymptotic phase)."""
-    if not 0 < fraction < 1:
-        raise ValueError(f"fraction must be in (0, 1), got {fraction}")
-    alpha, eps = np.asarray(alpha, float), np.asarray(eps, float)
-    level = fraction * eps_p
-    below = np.nonzero((eps < level) & (alpha > after))[0]
-    if len(below) == 0:
-        return float("nan")
-    i = below[0]
-    if i == 0:
-        return float(alpha[0])
-    a0, a1 = np.log(alpha[i - 1]), np.log(alpha[i])
-    e0, e1 = np.log(eps[i - 1]), np.log(eps[i])
-    return float(np.exp(a0 + (np.log(level) - e0) * (a1 - a0) / (e1 - e0)))
-
-
-def plateau_entry(alpha, eps, eps_p: float, tol: float = 0.1) -> float:
-    """First alpha at which eps_g is within ``tol`` (relative) of the plateau value."""
-    alpha, eps = np.asarray(alpha, float), np.asarray(eps, float)
-    near = np.nonzero(np.abs(eps / eps_p - 1.0) < tol)[0]
-    return float(alpha[near[0]]) if len(near) else float("nan")
-
-
-def asymmetry(r, lam=None) -> np.ndarray:
-    """Size of the student asymmetry: rms over (i, n) of R_in - mean_i R_in (global R from the
-    blocks ``r`` (..., G, K, M) with eigenvalues ``lam``, or ``r`` already global (..., K, M))."""
-    R = np.asarray(r, float) if lam is None else np.einsum("g,...gij->...ij", np.asarray(lam, float), r)
-    D = R - R.mean(axis=-2, keepdims=True)
-    return np.sqrt((D**2).mean(axis=(-2, -1)))
-
-
-def unstable_amplitude(traj, p: Plateau, linear_until: float = 0.95):
-    """Amplitude a_u of the growing student asymmetry of an ODE trajectory on the plateau.
-
-    On the plateau the asymmetry a(alpha) (``asymmetry``) is a marginal part plus the unstable
-    mode, a(alpha) = a_m + a_u exp(sigma alpha) with sigma = ``p.escape_rate``; (a_m, a_u) are
-    fitted by linear least squares between plateau entry (eps_g within 10 % of eps_p) and the
-    last alpha with eps_g > ``linear_until`` eps_p (the linear regime).  Returns (a_u, alpha_entry).
-    """
-    e = traj.eps_g()
-    al = traj.alpha
-    a_in = plateau_entry(al, e, p.eps_p)
-    if not np.isfinite(a_in):
-        return float("nan"), float("nan")
-    late = np.nonzero((al >= a_in) & (e < linear_until * p.eps_p))[0]
-    stop = late[0] if len(late) else len(al)
-    sel = np.arange(int(np.searchsorted(al, a_in)), stop)
-    if len(sel) < 3:
-        return float("nan"), a_in
-    a = asymmetry(traj.r[sel], traj.groups.lam)
-    X = np.stack([np.ones(len(sel)), np.exp(p.escape_rate * al[sel])], axis=1)
-    coef = np.linalg.lstsq(X / a[:, None], np.ones(len(sel)), rcond=None)[0]  # relative residuals
-    return float(coef[1]), a_in
-
-
-def predicted_escape(a_u: float, R_p: float, sigma: float, c_exit: float) -> float:
-    """Eq. (eq-plateau-length): alpha_esc = [ln(R_p / a_u) + c_exit] / sigma: the unstable
+def predicted_escape(a_u: float, R_p: float, sigma: float, c_exit: float = 0.0) -> float:
+    """Eq. {eq}`eq-plateau-length`: alpha_esc = [ln(R_p / a_u) + c_exit] / sigma: the unstable
     asymmetry a_u e^{sigma alpha} reaches the size R_p of the plateau overlaps, after which the
     nonlinear exit to eps_g = eps_p / 2 takes a further c_exit / sigma."""
-    if sigma <= 0:
-        raise ValueError(f"sigma (escape rate) must be > 0, got {sigma}")
+    a_u = check_float("a_u", a_u, lo=0.0, lo_open=True)
+    R_p = check_float("R_p", R_p, lo=0.0, lo_open=True)
+    sigma = check_float("sigma (escape rate)", sigma, lo=0.0, lo_open=True)
     return (np.log(R_p / a_u) + c_exit) / sigma

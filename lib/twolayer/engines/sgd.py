@@ -1,0 +1,380 @@
+"""Online SGD of the student: the compiled engine and its driver.
+
+Chapter "Setting" (introduction), the SGD rule; chapter "Beyond the paper" for unequal or
+trained second layers and label noise (the step is written out in
+``twolayer.engines.reference``, which the tests hold this engine against on identical inputs).
+One driver, ``simulate``, runs any input source of ``twolayer.data.inputs`` (fresh Gaussian
+inputs, a given sequence, rows of a data set) for several seeds, and records at every point of
+the alpha grid the order parameters Q, R, T (and v) computed from the weights, and eps_g
+exactly from them (no test set).
+
+The compiled loop keeps the weights in float64 and draws each input from the counter-based
+normal source of ``twolayer.data.rng``.  Its dot products use fast-math reassociation (the
+vector width decides their summation order), so two CPUs agree to round-off, not bit for bit;
+the same CPU gives the same bits for any number of threads.  Seeds run in parallel threads (the
+loop releases the GIL), in chunks of ~0.05 s, so that progress ticks on alpha and Ctrl-C stops
+the run within a fraction of a second.
+
+Divergence is detected inside the loop (a squared output error above 1e8 times its start, or a
+weight above 1e6 times its start, checked every N steps) and at every grid point (eps_g above
+1e4 times its start), and reported with the alpha where it happened.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import threading
+from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
+
+import numba as nb
+import numpy as np
+
+from ..data import rng as fastrng
+from ..data.inputs import GaussianInputs, GaussianSource, RowSource, normal_keys
+from ..data.weights import check_weights_shape, init_weights, overlaps
+from ..gaussian.activations import activation_of
+from ..gaussian.averages import eps_g as eps_g_of
+from ..problem.checks import check_alpha, check_bool, check_int, check_seeds
+from ..problem.config import Config
+from ..problem.errors import DivergenceError
+from ..problem.progress import make_progress
+from ..problem.resources import Budget, check_budget, sgd_estimate
+from ..problem.spectrum import coordinate_eigenvalues
+from ..problem.trajectory import Trajectory
+from .reference import reference_step
+
+__all__ = ["simulate"]
+
+_FM = {"reassoc", "contract", "nsz", "arcp"}
+_INV_SQRT2 = 1.0 / math.sqrt(2.0)
+_SQRT_2_OVER_PI = math.sqrt(2.0 / math.pi)
+
+#: Divergence thresholds (relative to the start of the run).
+ERR2_GROWTH = 1e8      # squared output error of one step
+WEIGHT_GROWTH = 1e6    # largest |J_ic|
+EPS_GROWTH = 1e4       # eps_g at a grid point
+
+#: Wall time of one compiled chunk (progress and Ctrl-C granularity).
+CHUNK_SECONDS = 0.05
+
+
+# ---------------------------------------------------------------------------------------------
+# compiled kernels
+# ---------------------------------------------------------------------------------------------
+@nb.njit(inline="always")
+def _g(h, act):
+    if act == 1:
+        return math.erf(h * _INV_SQRT2)
+    if act == 2:
+        return h if h > 0.0 else 0.0
+    if act == 3:
+        return math.tanh(h)
+    return h
+
+
+@nb.njit(inline="always")
+def _dg(h, act):
+    if act == 1:
+        return _SQRT_2_OVER_PI * math.exp(-0.5 * h * h)
+    if act == 2:
+        return 1.0 if h > 0.0 else 0.0
+    if act == 3:
+        t = math.tanh(h)
+        return 1.0 - t * t
+    return 1.0
+
+
+@nb.njit(inline="always", fastmath=_FM)
+def _step(J, B, v, vT, x, hs, gs, eta_n, inv_sqrt_n, act, n_train, eta_v_n, xi):
+    """One step (see ``reference.reference_step``); returns the output error y - sigma."""
+    K, N = J.shape
+    M = B.shape[0]
+    y = xi
+    for m in range(M):
+        acc = 0.0
+        for c in range(N):
+            acc += B[m, c] * x[c]
+        y += vT[m] * _g(acc * inv_sqrt_n, act)
+    sig = 0.0
+    for k in range(K):
+        acc = 0.0
+        for c in range(N):
+            acc += J[k, c] * x[c]
+        hs[k] = acc * inv_sqrt_n
+        gs[k] = _g(hs[k], act)
+        sig += v[k] * gs[k]
+    err = y - sig
+    for k in range(K):
+        coef = eta_n * v[k] * _dg(hs[k], act) * err
+        for c in range(n_train):
+            J[k, c] += coef * x[c]
+    if eta_v_n != 0.0:
+        for k in range(K):
+            v[k] += eta_v_n * gs[k] * err
+    return err
+
+
+@nb.njit(inline="always")
+def _max_abs(J):
+    m = 0.0
+    for k in range(J.shape[0]):
+        for c in range(J.shape[1]):
+            a = abs(J[k, c])
+            if not a <= m:  # also propagates NaN
+                m = a
+    return m
+
+
+@nb.njit(nogil=True, cache=True, fastmath=_FM)
+def _run_gaussian(J, B, v, vT, sqrt_lam, n_steps, eta, eta_v, act, n_train, ctr, noise, nctr,
+                  lim2, wlim, check_every, step0):
+    """``n_steps`` steps on fresh inputs x = sqrt(lambda) z.  ``ctr`` = [key, counter, key2,
+    counter2] of the input stream (updated in place), ``nctr`` the same for the noise stream.
+    Returns (steps done, status): status 0 ok, 1 output error exploded, 2 weights exploded."""
+    N = J.shape[1]
+    inv = 1.0 / math.sqrt(N)
+    K = J.shape[0]
+    hs = np.empty(K)
+    gs = np.empty(K)
+    z = np.empty(N)
+    miss = np.empty(N, dtype=np.int64)
+    nz = np.empty(1)
+    nmiss = np.empty(1, dtype=np.int64)
+    for s in range(n_steps):
+        c1, c2 = fastrng.fill_normal(z, ctr[0], ctr[1], ctr[2], ctr[3], fastrng.KN, fastrng.WN, fastrng.FN, miss)
+        ctr[1] = c1
+        ctr[3] = c2
+        for c in range(N):
+            z[c] *= sqrt_lam[c]
+        xi = 0.0
+        if noise != 0.0:
+            d1, d2 = fastrng.fill_normal(nz, nctr[0], nctr[1], nctr[2], nctr[3], fastrng.KN, fastrng.WN, fastrng.FN, nmiss)
+            nctr[1] = d1
+            nctr[3] = d2
+            xi = noise * nz[0]
+        err = _step(J, B, v, vT, z, hs, gs, eta * inv, inv, act, n_train, eta_v / N, xi)
+        if not err * err <= lim2:
+            return s + 1, 1
+        if (step0 + s + 1) % check_every == 0:
+            if not _max_abs(J) <= wlim:
+                return s + 1, 2
+    return n_steps, 0
+
+
+@nb.njit(nogil=True, cache=True, fastmath=_FM)
+def _run_rows(J, B, v, vT, X, idx, eta, eta_v, act, n_train, noise, nctr, lim2, wlim, check_every, step0):
+    """SGD over the rows X[idx[s]] (read in place); same returns as ``_run_gaussian``."""
+    N = J.shape[1]
+    inv = 1.0 / math.sqrt(N)
+    K = J.shape[0]
+    hs = np.empty(K)
+    gs = np.empty(K)
+    nz = np.empty(1)
+    nmiss = np.empty(1, dtype=np.int64)
+    for s in range(idx.shape[0]):
+        xi = 0.0
+        if noise != 0.0:
+            d1, d2 = fastrng.fill_normal(nz, nctr[0], nctr[1], nctr[2], nctr[3], fastrng.KN, fastrng.WN, fastrng.FN, nmiss)
+            nctr[1] = d1
+            nctr[3] = d2
+            xi = noise * nz[0]
+        err = _step(J, B, v, vT, X[idx[s]], hs, gs, eta * inv, inv, act, n_train, eta_v / N, xi)
+        if not err * err <= lim2:
+            return s + 1, 1
+        if (step0 + s + 1) % check_every == 0:
+            if not _max_abs(J) <= wlim:
+                return s + 1, 2
+    return idx.shape[0], 0
+
+
+def _state(keys):
+    return np.array([keys[0], 0, keys[1], 0], dtype=np.uint64)
+
+
+# ---------------------------------------------------------------------------------------------
+# one seed
+# ---------------------------------------------------------------------------------------------
+class _Cancelled(Exception):
+    pass
+
+
+def _diverged(config: Config, alpha: float, why: str) -> DivergenceError:
+    return DivergenceError(
+        f"SGD diverged by alpha = {alpha:.4g} ({why}); eta = {config.eta:g} is too large for this "
+        f"setting", alpha=alpha)
+
+
+def _run_seed(config: Config, seed: int, steps: np.ndarray, spec, weights, record_weights: bool,
+              cancel: threading.Event, tick) -> dict:
+    act = activation_of(config)
+    if weights is None:
+        J, B = init_weights(config, seed)
+    else:
+        J, B = weights
+    J = np.array(J, dtype=np.float64, order="C", copy=True)
+    B = np.array(B, dtype=np.float64, order="C", copy=True)
+    v = config.student_weights.copy()
+    vT = config.teacher_weights
+    lam = np.ascontiguousarray(coordinate_eigenvalues(config))
+    N, K, M = config.N, config.K, config.M
+    src = spec.source(config, seed)
+    noise_state = _state(normal_keys(seed, "noise"))
+    P = steps.shape[0]
+    Qs, Rs, Ts = np.empty((P, K, K)), np.empty((P, K, M)), np.empty((P, M, M))
+    vs = np.empty((P, K))
+    Js = np.empty((P, K, N)) if record_weights else None
+    Q0, R0, T0 = overlaps(J, B, lam)
+    eps0 = float(eps_g_of(Q0, R0, T0, act, v, vT))
+    scale_err = max(1.0, 2.0 * eps0)
+    lim2 = ERR2_GROWTH * scale_err
+    wlim = WEIGHT_GROWTH * max(1.0, float(np.abs(J).max(initial=0.0)), float(np.abs(B).max(initial=0.0)))
+    eps_lim = EPS_GROWTH * max(1.0, eps0)
+    per_step = 1.5e-9 * (3 * N + (2 * K + M) * N) + 1e-8
+    chunk = max(1, int(CHUNK_SECONDS / per_step))
+    if act.code < 0:
+        chunk = max(1, min(chunk, 2000))
+    done = 0
+    for p, target in enumerate(steps):
+        while done < target:
+            if cancel.is_set():
+                raise _Cancelled
+            n = int(min(chunk, target - done))
+            status = 0
+            if act.code < 0:  # a user activation: the NumPy step
+                X = src.draw(n)
+                for s in range(n):
+                    xi = 0.0
+                    if config.noise:
+                        z, c = fastrng.standard_normal((int(noise_state[0]), int(noise_state[2])), 1, 1,
+                                                       (int(noise_state[1]), int(noise_state[3])))
+                        noise_state[1], noise_state[3] = c
+                        xi = float(z[0, 0])
+                    reference_step(J, B, X[s], config, v=v, xi=xi)
+                    if not np.all(np.isfinite(J)) or np.abs(J).max() > wlim:
+                        n_done, status = s + 1, 2
+                        break
+                else:
+                    n_done = n
+            elif isinstance(src, GaussianSource):
+                st = np.array([src.keys[0], src.counters[0], src.keys[1], src.counters[1]], dtype=np.uint64)
+                n_done, status = _run_gaussian(J, B, v, vT, src.sqrt_lam, n, config.eta, config.eta_v, act.code,
+                                               config.n_trainable, st, config.noise, noise_state, lim2, wlim, N, done)
+                src.counters = (int(st[1]), int(st[3]))
+            elif isinstance(src, RowSource):
+                idx = src.indices(n)
+                n_done, status = _run_rows(J, B, v, vT, src.X, idx, config.eta, config.eta_v, act.code,
+                                           config.n_trainable, config.noise, noise_state, lim2, wlim, N, done)
+            else:  # pragma: no cover - sources are made by the specs of twolayer.data.inputs
+                raise TypeError(f"unknown input source {type(src).__name__}")
+            done += int(n_done)
+            tick(n_done / N)
+            if status:
+                why = "output error exploded" if status == 1 else "weights exploded"
+                raise _diverged(config, done / N, why)
+        Qs[p], Rs[p], Ts[p] = overlaps(J, B, lam)
+        vs[p] = v
+        if record_weights:
+            Js[p] = J
+        if not (np.all(np.isfinite(J)) and np.all(np.isfinite(v))):
+            raise _diverged(config, target / N, "non-finite weights")
+        e = float(eps_g_of(Qs[p], Rs[p], Ts[p], act, v, vT))
+        if not e <= eps_lim:
+            raise _diverged(config, target / N, f"eps_g = {e:.3g} grew more than {EPS_GROWTH:g}-fold")
+    eps = eps_g_of(Qs, Rs, Ts, act, vs if config.train_readout else v, vT)
+    return dict(eps=eps, Q=Qs, R=Rs, T=Ts, v=vs, J=Js, B=B)
+
+
+# ---------------------------------------------------------------------------------------------
+# driver
+# ---------------------------------------------------------------------------------------------
+def simulate(config: Config, alpha, *, seeds=(0,), inputs=None, weights=None, workers: int | None = None,
+             progress=None, record_weights: bool = False, budget: Budget | None = None) -> Trajectory:
+    """Online SGD learning curves, one row per seed (book introduction, the SGD rule).
+
+    Parameters
+    ----------
+    config : the setting
+    alpha : grid of alpha = steps / N, strictly increasing, each a whole number of steps
+        (``alpha_grid`` makes such grids)
+    seeds : one seed or several; each seed draws its teacher, student and inputs
+    inputs : an input specification of ``twolayer.data.inputs`` (default ``GaussianInputs()``)
+    weights : optional (J, B) to start every seed from (then seeds only drive the inputs)
+    workers : threads (default min(#seeds, #cores)); the results do not depend on it
+    progress : ``True`` for a bar on stderr that ticks on alpha, or a tqdm-like object
+    record_weights : keep J at every grid point (``info["J"]``, shape (S, P, K, N)) and the
+        teachers (``info["B"]``, (S, M, N))
+    budget : memory/time limits (``twolayer.problem.resources.Budget``)
+
+    Returns
+    -------
+    Trajectory with method ``"sgd"``: eps_g (S, P) and Q, R, T (and v when the second layer is
+    trained) at every grid point.
+
+    Raises ``DivergenceError`` (with the alpha where it happened) when a run blows up.
+    """
+    if not isinstance(config, Config):
+        raise ValueError(f"config must be a Config, got {type(config).__name__}")
+    alpha = check_alpha(alpha)
+    seeds = check_seeds(seeds)
+    record_weights = check_bool("record_weights", record_weights)
+    steps_f = alpha * config.N
+    steps = np.round(steps_f)
+    if np.any(np.abs(steps_f - steps) > 1e-6 * np.maximum(1.0, steps_f)) or steps[0] < 1:
+        raise ValueError("alpha must be whole numbers of steps divided by N (use alpha_grid), each >= 1/N")
+    if steps[-1] > 2**53:
+        raise ValueError(f"alpha must be <= 2^53 / N = {2**53 / config.N:.3g}, got {alpha[-1]:g}")
+    steps = steps.astype(np.int64)
+    cores = os.cpu_count() or 1
+    workers = min(len(seeds), cores) if workers is None else check_int("workers", workers, 1, 1024)
+    spec = GaussianInputs() if inputs is None else inputs
+    if not hasattr(spec, "source"):
+        raise ValueError(f"inputs must be an input specification of twolayer.data.inputs, got {inputs!r}")
+    if weights is not None:
+        if not (isinstance(weights, (tuple, list)) and len(weights) == 2):
+            raise ValueError("weights must be a pair (J, B)")
+        weights = check_weights_shape(config, *weights)
+    mem, secs = sgd_estimate(config.N, config.K, config.M, float(steps[-1]) * len(seeds), len(alpha),
+                             len(seeds), min(workers, len(seeds)), record_weights)
+    check_budget(f"SGD with N={config.N}, K={config.K}, M={config.M} to alpha={alpha[-1]:g} for "
+                 f"{len(seeds)} seeds", mem, secs, budget)
+    if activation_of(config).code < 0:
+        workers = 1  # the NumPy step holds the GIL
+    bar = make_progress(progress, float(alpha[-1]) * len(seeds), "sgd")
+    lock = threading.Lock()
+
+    def tick(x):
+        with lock:
+            bar.update(x)
+
+    cancel = threading.Event()
+    try:
+        if workers == 1 or len(seeds) == 1:
+            rows = [_run_seed(config, s, steps, spec, weights, record_weights, cancel, tick) for s in seeds]
+        else:
+            with ThreadPoolExecutor(workers) as pool:
+                futs = [pool.submit(_run_seed, config, s, steps, spec, weights, record_weights, cancel, tick)
+                        for s in seeds]
+                try:
+                    while True:  # a timeout, so that Ctrl-C reaches this thread promptly
+                        done, pending = wait(futs, timeout=0.1, return_when=FIRST_EXCEPTION)
+                        if not pending or any(f.exception() is not None for f in done):
+                            break
+                finally:
+                    cancel.set()  # stops the other seeds within one chunk (no-op when all are done)
+            errors = [f.exception() for f in futs if f.exception() is not None]
+            real = [e for e in errors if not isinstance(e, _Cancelled)]
+            if real:
+                raise real[0]
+            rows = [f.result() for f in futs]
+    finally:
+        bar.close()
+    info = {}
+    if record_weights:
+        info = {"J": np.stack([r["J"] for r in rows]), "B": np.stack([r["B"] for r in rows])}
+    return Trajectory(
+        alpha=alpha, eps_g=np.stack([r["eps"] for r in rows]), config=config, method="sgd",
+        Q=np.stack([r["Q"] for r in rows]), R=np.stack([r["R"] for r in rows]),
+        T=np.stack([r["T"] for r in rows]), seeds=seeds,
+        v=np.stack([r["v"] for r in rows]) if config.train_readout else None, info=info,
+    )

@@ -1,0 +1,483 @@
+"""Compiled kernels of the block ODE integrator (``twolayer.theory.ode``).
+
+Chapter "Order-parameter dynamics" (``chapters/00_dynamics.md``), section "The integrator".  Per
+group g with rate s_g = eta lambda_g (0 for frozen groups) the block ODEs read
+
+    r' = s (G_lam r + G_rho t),
+    q' = s (G_lam q + q G_lam + G_rho r^T + r G_rho^T) + s eta f_g E,
+
+with G_lam, G_rho, E the Stein coefficients and the O(eta^2) average at the global overlaps.  Over
+one step the coefficients are frozen at the start, G_lam = V diag(mu) V^T, and the linear system
+is solved exactly in the eigenbasis of G_lam (divided differences of the exponential), with
+forcings constant or linear in time.
+
+Layout: the block state is stored group-last, q[i, j, g], r[i, n, g], t[n, m, g], so that every
+inner loop runs over the groups, elementwise: the compiler vectorises it whatever the vector
+width, and since no loop reduces across groups in a width-dependent order (the sums over groups
+run sequentially), a trajectory is the same to the last bit on any x86-64 CPU.  No fast-math
+flags.  The work per step is O(G K^2 (K + M)); nothing is done in Python per group.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numba as nb
+import numpy as np
+
+# ---------------------------------------------------------------------------------------------
+# scalar helpers
+# ---------------------------------------------------------------------------------------------
+
+
+@nb.njit(cache=True, inline="always", error_model="numpy")
+def _series12(x):
+    """(phi1(x), phi2(x)) by their Taylor series (|x| < 0.05: relative error < 1e-15)."""
+    p2 = 0.5 + x * (1.0 / 6.0 + x * (1.0 / 24.0 + x * (1.0 / 120.0 + x * (1.0 / 720.0 + x * (1.0 / 5040.0 + x / 40320.0)))))
+    return 1.0 + x * p2, p2
+
+
+@nb.njit(cache=True, inline="always", error_model="numpy")
+def _phi12(ex, x):
+    """(phi1(x), phi2(x)) given e^x = ex, phi1 = (e^x - 1)/x, phi2 = (e^x - 1 - x)/x^2; the
+    series where the differences would cancel (relative error below ~1e-13 everywhere)."""
+    if abs(x) < 0.05:
+        return _series12(x)
+    em = ex - 1.0
+    return em / x, (em - x) / (x * x)
+
+
+@nb.njit(cache=True, inline="always", error_model="numpy")
+def _phi3(x):
+    """phi3(x) = (e^x - 1 - x - x^2/2) / x^3."""
+    if abs(x) < 0.05:
+        return 1.0 / 6.0 + x * (1.0 / 24.0 + x * (1.0 / 120.0 + x * (1.0 / 720.0 + x * (1.0 / 5040.0 + x / 40320.0))))
+    return (math.expm1(x) - x - 0.5 * x * x) / (x * x * x)
+
+
+# ---------------------------------------------------------------------------------------------
+# symmetric eigenproblem (cyclic Jacobi): deterministic, no LAPACK
+# ---------------------------------------------------------------------------------------------
+@nb.njit(cache=True, error_model="numpy")
+def jacobi_eigh(A, V, w):
+    """Eigen-decomposition of the symmetric K x K matrix A (not modified): A = V diag(w) V^T."""
+    K = A.shape[0]
+    B = np.empty((K, K))
+    for i in range(K):
+        for j in range(K):
+            B[i, j] = 0.5 * (A[i, j] + A[j, i])
+            V[i, j] = 1.0 if i == j else 0.0
+    norm = 0.0
+    for i in range(K):
+        for j in range(K):
+            norm += B[i, j] * B[i, j]
+    for sweep in range(100):
+        off = 0.0
+        for i in range(K):
+            for j in range(i + 1, K):
+                off += B[i, j] * B[i, j]
+        if off <= 1e-32 * norm or off == 0.0:
+            break
+        for p in range(K - 1):
+            for q in range(p + 1, K):
+                apq = B[p, q]
+                if apq == 0.0:
+                    continue
+                theta = (B[q, q] - B[p, p]) / (2.0 * apq)
+                t = (1.0 if theta >= 0.0 else -1.0) / (abs(theta) + math.sqrt(theta * theta + 1.0))
+                c = 1.0 / math.sqrt(t * t + 1.0)
+                sn = t * c
+                for k in range(K):
+                    bkp = B[k, p]
+                    bkq = B[k, q]
+                    B[k, p] = c * bkp - sn * bkq
+                    B[k, q] = sn * bkp + c * bkq
+                for k in range(K):
+                    bpk = B[p, k]
+                    bqk = B[q, k]
+                    B[p, k] = c * bpk - sn * bqk
+                    B[q, k] = sn * bpk + c * bqk
+                for k in range(K):
+                    vkp = V[k, p]
+                    vkq = V[k, q]
+                    V[k, p] = c * vkp - sn * vkq
+                    V[k, q] = sn * vkp + c * vkq
+    for i in range(K):
+        w[i] = B[i, i]
+
+
+@nb.njit(cache=True, error_model="numpy")
+def prepare(G_lam, G_rho, E, V, mu, Gt, Et):
+    """Eigenbasis of the frozen coefficients: G_lam = V diag(mu) V^T, Gt = V^T G_rho,
+    Et = V^T E V (fixed summation order)."""
+    K, M = G_rho.shape
+    jacobi_eigh(G_lam, V, mu)
+    tmp = np.empty((K, K))
+    for a in range(K):
+        for n in range(M):
+            s = 0.0
+            for k in range(K):
+                s += V[k, a] * G_rho[k, n]
+            Gt[a, n] = s
+        for l in range(K):
+            s = 0.0
+            for k in range(K):
+                s += V[k, a] * E[k, l]
+            tmp[a, l] = s
+    for a in range(K):
+        for b in range(K):
+            s = 0.0
+            for l in range(K):
+                s += tmp[a, l] * V[l, b]
+            Et[a, b] = s
+
+
+# ---------------------------------------------------------------------------------------------
+# work space and basis changes (group-last arrays)
+# ---------------------------------------------------------------------------------------------
+class Work:
+    """Preallocated work arrays of the flow kernels."""
+
+    def __init__(self, K: int, M: int, G: int):
+        self.rt = np.empty((K, M, G)); self.a0 = np.empty((K, M, G)); self.a1 = np.empty((K, M, G))
+        self.rn = np.empty((K, M, G)); self.qt = np.empty((K, K, G)); self.e0 = np.empty((K, K, G))
+        self.e1 = np.empty((K, K, G)); self.qn = np.empty((K, K, G)); self.X = np.empty((K, K, G))
+        self.tmp = np.empty((K, K, G)); self.ea = np.empty((K, G)); self.p1a = np.empty((K, G))
+        self.p2a = np.empty((K, G)); self.d = np.empty((3, G))
+        self.zr = np.zeros((K, M, G)); self.zq = np.zeros((K, K, G))
+
+    def arrays(self):
+        return (self.rt, self.a0, self.a1, self.rn, self.qt, self.e0, self.e1, self.qn, self.X, self.tmp,
+                self.ea, self.p1a, self.p2a, self.d)
+
+
+@nb.njit(cache=True, inline="always", error_model="numpy")
+def _rot_r(V, x, out):
+    """out[a, n, :] = sum_k V[k, a] x[k, n, :]."""
+    K, M, G = x.shape
+    for a in range(K):
+        for n in range(M):
+            for g in range(G):
+                out[a, n, g] = 0.0
+            for k in range(K):
+                v = V[k, a]
+                for g in range(G):
+                    out[a, n, g] += v * x[k, n, g]
+
+
+@nb.njit(cache=True, inline="always", error_model="numpy")
+def _rot_q(V, x, out, tmp):
+    """out = V^T x V per group."""
+    K = x.shape[0]
+    G = x.shape[2]
+    for k in range(K):
+        for b in range(K):
+            for g in range(G):
+                tmp[k, b, g] = 0.0
+            for l in range(K):
+                v = V[l, b]
+                for g in range(G):
+                    tmp[k, b, g] += x[k, l, g] * v
+    for a in range(K):
+        for b in range(K):
+            for g in range(G):
+                out[a, b, g] = 0.0
+            for k in range(K):
+                v = V[k, a]
+                for g in range(G):
+                    out[a, b, g] += v * tmp[k, b, g]
+
+
+@nb.njit(cache=True, inline="always", error_model="numpy")
+def _unrot(V, rn, qn, r_out, q_out, tmp, add):
+    """r_out (+)= V rn, q_out (+)= V qn V^T per group."""
+    K, M, G = rn.shape
+    for k in range(K):
+        for n in range(M):
+            if not add:
+                for g in range(G):
+                    r_out[k, n, g] = 0.0
+            for a in range(K):
+                v = V[k, a]
+                for g in range(G):
+                    r_out[k, n, g] += v * rn[a, n, g]
+    for a in range(K):
+        for l in range(K):
+            for g in range(G):
+                tmp[a, l, g] = 0.0
+            for b in range(K):
+                v = V[l, b]
+                for g in range(G):
+                    tmp[a, l, g] += qn[a, b, g] * v
+    for k in range(K):
+        for l in range(K):
+            if not add:
+                for g in range(G):
+                    q_out[k, l, g] = 0.0
+            for a in range(K):
+                v = V[k, a]
+                for g in range(G):
+                    q_out[k, l, g] += v * tmp[a, l, g]
+
+
+# ---------------------------------------------------------------------------------------------
+# exact flow of the frozen linear system
+# ---------------------------------------------------------------------------------------------
+@nb.njit(cache=True, inline="always", error_model="numpy")
+def _flow(s, mu, Gt, h, rt, qt, a0, a1, e0, e1, lin, ea, p1a, p2a, d, rn, qn, X):
+    """In the eigenbasis of G_lam, for every group: r' = s mu_a r + a0 + a1 tau,
+    q' = s (mu_a + mu_b) q + s (Gt r^T + r Gt^T) + e0 + e1 tau, from (rt, qt) at tau = 0 to
+    tau = h.  ``lin`` = whether a1, e1 (the linear-in-time forcings) are present; a0, e0, rt, qt
+    are always read.  Results in (rn, qn).
+
+    The inner loops over groups are branch-free (both the Taylor series and the closed form of
+    the phi functions are computed and one is selected), so that they vectorise."""
+    K, M, G = rt.shape
+    for a in range(K):
+        for g in range(G):
+            x = s[g] * mu[a] * h
+            ex = math.exp(x)
+            sp1, sp2 = _series12(x)
+            em = ex - 1.0
+            small = abs(x) < 0.05
+            ea[a, g] = ex
+            p1a[a, g] = sp1 if small else em / x
+            p2a[a, g] = sp2 if small else (em - x) / (x * x)
+        for n in range(M):
+            for g in range(G):
+                rn[a, n, g] = ea[a, g] * rt[a, n, g] + h * p1a[a, g] * a0[a, n, g]
+            if lin:
+                for g in range(G):
+                    rn[a, n, g] += h * h * p2a[a, g] * a1[a, n, g]
+    h2 = h * h
+    h3 = h2 * h
+    for a in range(K):
+        for b in range(K):
+            # d[0], d[1], d[2] = h exp[kap, nub], h^2 exp[kap, nub, 0], h^3 exp[kap, nub, 0, 0]
+            # (divided differences of exp; kap = nua + nub, so kap - nub = nua)
+            for g in range(G):
+                nua = s[g] * mu[a] * h
+                nub = s[g] * mu[b] * h
+                kap = nua + nub
+                ek = ea[a, g] * ea[b, g]
+                sk1, sk2 = _series12(kap)
+                emk = ek - 1.0
+                smallk = abs(kap) < 0.05
+                p1k = sk1 if smallk else emk / kap
+                p2k = sk2 if smallk else (emk - kap) / (kap * kap)
+                d[0, g] = h * ea[b, g] * p1a[a, g]
+                # the difference quotients, or their limit (derivatives at the midpoint m) when
+                # nua is too small for the difference
+                m = nub + 0.5 * nua
+                close = abs(nua) < 1e-5 * max(1.0, abs(m))
+                em_m = ea[b, g] * math.sqrt(ea[a, g]) - 1.0
+                sm1, sm2 = _series12(m)
+                smallm = abs(m) < 0.05
+                p1m = sm1 if smallm else em_m / m
+                p2m = sm2 if smallm else (em_m - m) / (m * m)
+                den = nua if not close else 1.0
+                d[1, g] = h2 * (p1m - p2m) if close else h2 * (p1k - p1a[b, g]) / den
+                if lin:
+                    sm3 = 1.0 / 6.0 + m * (1.0 / 24.0 + m * (1.0 / 120.0 + m * (1.0 / 720.0 + m * (1.0 / 5040.0 + m / 40320.0))))
+                    p3m = sm3 if smallm else (em_m - m - 0.5 * m * m) / (m * m * m)
+                    d[2, g] = h3 * (p2m - 2.0 * p3m) if close else h3 * (p2k - p2a[b, g]) / den
+                    qn[a, b, g] = ek * qt[a, b, g] + h * p1k * e0[a, b, g] + h2 * p2k * e1[a, b, g]
+                else:
+                    qn[a, b, g] = ek * qt[a, b, g] + h * p1k * e0[a, b, g]
+            for g in range(G):
+                X[a, b, g] = 0.0
+            for n in range(M):
+                c = Gt[a, n]
+                if lin:
+                    for g in range(G):
+                        X[a, b, g] += c * (d[0, g] * rt[b, n, g] + d[1, g] * a0[b, n, g] + d[2, g] * a1[b, n, g])
+                else:
+                    for g in range(G):
+                        X[a, b, g] += c * (d[0, g] * rt[b, n, g] + d[1, g] * a0[b, n, g])
+    for a in range(K):
+        for b in range(K):
+            for g in range(G):
+                qn[a, b, g] += s[g] * (X[a, b, g] + X[b, a, g])
+
+
+@nb.njit(cache=True, nogil=True, error_model="numpy")
+def predictor(q, r, t, s, sef, V, mu, Gt, Et, h, q_out, r_out,
+              rt, a0, a1, rn, qt, e0, e1, qn, X, tmp, ea, p1a, p2a, d):
+    """Exact solution over h of the block ODEs with the coefficients frozen at the start
+    (constant forcings s G_rho t^g and s eta f_g E).  Frozen groups (s = 0) are copied."""
+    K, M, G = r.shape
+    _rot_r(V, r, rt)
+    _rot_q(V, q, qt, tmp)
+    for a in range(K):
+        for n in range(M):
+            for g in range(G):
+                a0[a, n, g] = 0.0
+            for m in range(M):
+                c = Gt[a, m]
+                for g in range(G):
+                    a0[a, n, g] += c * t[m, n, g]
+            for g in range(G):
+                a0[a, n, g] *= s[g]
+        for b in range(K):
+            c = Et[a, b]
+            for g in range(G):
+                e0[a, b, g] = sef[g] * c
+    _flow(s, mu, Gt, h, rt, qt, a0, a1, e0, e1, False, ea, p1a, p2a, d, rn, qn, X)
+    _unrot(V, rn, qn, r_out, q_out, tmp, False)
+    _copy_frozen(s, q, r, q_out, r_out)
+
+
+@nb.njit(cache=True, inline="always", error_model="numpy")
+def _copy_frozen(s, q, r, q_out, r_out):
+    K, M, G = r.shape
+    for g in range(G):
+        if s[g] == 0.0:
+            for i in range(K):
+                for n in range(M):
+                    r_out[i, n, g] = r[i, n, g]
+                for j in range(K):
+                    q_out[i, j, g] = q[i, j, g]
+
+
+@nb.njit(cache=True, nogil=True, error_model="numpy")
+def corrector(qa, ra, t, s, sef, dGl, dGr, dE, V, mu, Gt, h, q_out, r_out,
+              rt, a0, a1, rn, qt, e0, e1, qn, X, tmp, ea, p1a, p2a, d, zr, zq):
+    """ETD2RK corrector: (q_out, r_out) = (qa, ra) + h phi2(h A) (N(u_a) - N_0(u_a)), i.e. the
+    exact flow from zero of the frozen system forced, linearly in time, by the change of the
+    coefficients along the step (dGl, dGr, dE: coefficients at u_a minus those at the start)."""
+    K, M, G = ra.shape
+    # N(u_a) - N_0(u_a) / h, in the original basis: vr into rn, vq into qn
+    for i in range(K):
+        for n in range(M):
+            for g in range(G):
+                rn[i, n, g] = 0.0
+            for j in range(K):
+                c = dGl[i, j]
+                for g in range(G):
+                    rn[i, n, g] += c * ra[j, n, g]
+            for m in range(M):
+                c = dGr[i, m]
+                for g in range(G):
+                    rn[i, n, g] += c * t[m, n, g]
+            for g in range(G):
+                rn[i, n, g] *= s[g] / h
+        for j in range(K):
+            for g in range(G):
+                X[i, j, g] = 0.0
+            for k in range(K):
+                c = dGl[i, k]
+                for g in range(G):
+                    X[i, j, g] += c * qa[k, j, g]
+            for m in range(M):
+                c = dGr[i, m]
+                for g in range(G):
+                    X[i, j, g] += c * ra[j, m, g]
+    for i in range(K):
+        for j in range(K):
+            c = dE[i, j]
+            for g in range(G):
+                qn[i, j, g] = (s[g] * (X[i, j, g] + X[j, i, g]) + sef[g] * c) / h
+    _rot_r(V, rn, a1)
+    _rot_q(V, qn, e1, tmp)
+    _flow(s, mu, Gt, h, zr, zq, zr, a1, zq, e1, True, ea, p1a, p2a, d, rn, qn, X)
+    for i in range(K):
+        for n in range(M):
+            for g in range(G):
+                r_out[i, n, g] = ra[i, n, g]
+        for j in range(K):
+            for g in range(G):
+                q_out[i, j, g] = qa[i, j, g]
+    _unrot(V, rn, qn, r_out, q_out, tmp, True)
+    _copy_frozen(s, qa, ra, q_out, r_out)
+
+
+# ---------------------------------------------------------------------------------------------
+# sums over groups and norms
+# ---------------------------------------------------------------------------------------------
+@nb.njit(cache=True, nogil=True, error_model="numpy")
+def global_sums(q, r, lam, Q, R):
+    """Q = sum_g lambda_g q^g, R = sum_g lambda_g r^g, summed over g in order."""
+    K, M, G = r.shape
+    for i in range(K):
+        for j in range(K):
+            acc = 0.0
+            for g in range(G):
+                acc += lam[g] * q[i, j, g]
+            Q[i, j] = acc
+        for n in range(M):
+            acc = 0.0
+            for g in range(G):
+                acc += lam[g] * r[i, n, g]
+            R[i, n] = acc
+
+
+@nb.njit(cache=True, nogil=True, error_model="numpy")
+def richardson(q1, r1, q2, r2, q, r, rtol, atol, err, scale):
+    """Local error of the Richardson pair (one step h: q1, r1; two steps h/2: q2, r2), per group
+    relative to atol + rtol * (largest overlap of the group before or after the step).  Writes
+    the extrapolated state q2 + (q2 - q1)/3 into (q1, r1) and returns the largest error ratio."""
+    K, M, G = r.shape
+    for g in range(G):
+        err[g] = 0.0
+        scale[g] = 0.0
+    for i in range(K):
+        for j in range(K):
+            for g in range(G):
+                dd = (q2[i, j, g] - q1[i, j, g]) / 3.0
+                err[g] = max(err[g], abs(dd))
+                scale[g] = max(scale[g], abs(q[i, j, g]), abs(q2[i, j, g]))
+                q1[i, j, g] = q2[i, j, g] + dd
+        for n in range(M):
+            for g in range(G):
+                dd = (r2[i, n, g] - r1[i, n, g]) / 3.0
+                err[g] = max(err[g], abs(dd))
+                scale[g] = max(scale[g], abs(r[i, n, g]), abs(r2[i, n, g]))
+                r1[i, n, g] = r2[i, n, g] + dd
+    worst = 0.0
+    for g in range(G):
+        ratio = err[g] / (atol + rtol * scale[g])
+        if not ratio <= worst:  # also catches NaN
+            worst = ratio
+    return worst
+
+
+@nb.njit(cache=True, nogil=True, error_model="numpy")
+def change_norm(q1, r1, q2, r2, rtol, atol, err, scale):
+    """Largest change between two states per group, relative to atol + rtol * (largest overlap
+    of the group in either state)."""
+    K, M, G = r1.shape
+    for g in range(G):
+        err[g] = 0.0
+        scale[g] = 0.0
+    for i in range(K):
+        for j in range(K):
+            for g in range(G):
+                err[g] = max(err[g], abs(q2[i, j, g] - q1[i, j, g]))
+                scale[g] = max(scale[g], abs(q1[i, j, g]), abs(q2[i, j, g]))
+        for n in range(M):
+            for g in range(G):
+                err[g] = max(err[g], abs(r2[i, n, g] - r1[i, n, g]))
+                scale[g] = max(scale[g], abs(r1[i, n, g]), abs(r2[i, n, g]))
+    worst = 0.0
+    for g in range(G):
+        ratio = err[g] / (atol + rtol * scale[g])
+        if not ratio <= worst:
+            worst = ratio
+    return worst
+
+
+@nb.njit(cache=True, nogil=True, error_model="numpy")
+def max_abs(q, r):
+    """Largest |entry| of q and r (NaN if any entry is NaN)."""
+    m = 0.0
+    x = q.ravel()
+    for i in range(x.shape[0]):
+        a = abs(x[i])
+        if not a <= m:
+            m = a
+    y = r.ravel()
+    for i in range(y.shape[0]):
+        a = abs(y[i])
+        if not a <= m:
+            m = a
+    return m
