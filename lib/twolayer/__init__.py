@@ -1,7 +1,46 @@
-"""twolayer: online SGD in two-layer networks with power-law data spectra.
+"""twolayer: online SGD in two-layer networks with power-law data spectra, and its theory.
 
-Reference library of the book reproducing Worschech & Rosenow, "Analyzing Neural
-Scaling Laws in Two-Layer Networks with Power-Law Data Spectra" (ICLR 2025).
+Reference library of the book reproducing Worschech & Rosenow, "Analyzing Neural Scaling Laws in
+Two-Layer Networks with Power-Law Data Spectra" (ICLR 2025).  The public API:
+
+* ``Config`` -- one teacher-student setting (frozen, validated);
+* ``simulate(config, alpha, *, seeds, ...)`` -- online SGD, a ``Trajectory``;
+* ``solve_ode(config, alpha, *, seeds=None, init="sampled", ...)`` -- the block ODEs, a ``Trajectory``;
+* ``solve_hierarchy``, ``exact_curve``, ``small_eta_curve``, ``finite_n_curve`` -- the hierarchy
+  form and the closed forms of the linear network, ``Trajectory`` too;
+* ``eps_g``, ``stein_coefficients``, ``delta_delta`` -- the Gaussian averages;
+* ``sweep(grid, *, seeds, method, store, scheduler=None)`` -- parameter grids (``make_grid``) on Dask;
+* ``alpha_grid`` -- the log grid of whole SGD steps they share.
+
+The package is layered (enforced by the import-linter contract in ``pyproject.toml``):
+problem -> gaussian -> data -> engines | theory -> analysis -> experiments -> io -> sweep |
+plotting -> cli.
 """
 
-__version__ = "0.1.0"
+from . import analysis, data, engines, experiments, gaussian, problem, theory
+from ._version import __version__
+from .engines.sgd import simulate
+from .gaussian.averages import delta_delta, eps_g, readout_drift, stein_coefficients
+from .problem.config import Config, UserActivation
+from .problem.errors import BudgetError, DivergenceError, IntegrationError
+from .problem.resources import Budget
+from .problem.trajectory import Trajectory, alpha_grid
+from .theory.hierarchy import solve_hierarchy
+from .theory.linear import exact_curve, finite_n_curve, small_eta_curve
+from .theory.ode import solve_ode
+
+__all__ = [
+    "analysis", "data", "engines", "experiments", "gaussian", "problem", "theory",
+    "Budget", "BudgetError", "Config", "DivergenceError", "IntegrationError", "Trajectory", "UserActivation",
+    "__version__", "alpha_grid", "delta_delta", "eps_g", "exact_curve", "finite_n_curve", "readout_drift",
+    "simulate", "small_eta_curve", "solve_hierarchy", "solve_ode", "stein_coefficients",
+]
+
+
+def __getattr__(name):
+    # ``twolayer.sweep`` and ``make_grid`` need Dask, which is slow to import: loaded on first use
+    if name in ("sweep", "make_grid"):
+        from . import sweeps
+
+        return getattr(sweeps, name)
+    raise AttributeError(f"module 'twolayer' has no attribute {name!r}")

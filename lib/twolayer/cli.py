@@ -3,44 +3,37 @@
 Subcommands
 -----------
 ``twolayer run``
-    One learning curve eps_g(alpha) on the log grid ``twolayer.results.alpha_grid`` and written
-    with ``LearningCurve.to_csv``: columns ``alpha,eps_g`` (+ ``eps_g_sem`` when several seeds
-    are averaged).  ``--method sgd`` runs online SGD (``twolayer.sgd.simulate``) for the seeds
-    ``seed, seed+1, ..., seed+seeds-1``; ``--method ode`` integrates the block order-parameter
-    ODEs (``twolayer.theory.ode``) from each of those seeds' sampled initial weights
-    (``--init sampled``), from their expectation (``--init mean``, one curve) or from overlaps
-    given in an ``.npz`` file (``--init-from``).  Defaults are the paper's Fig. 1 caption
-    (N=1024, L=1, K=M=2, beta=1, eta=0.1, sigma_J=0.01, erf).
-
+    One learning curve eps_g(alpha) on the log grid ``alpha_grid`` of whole SGD steps, written as
+    CSV: columns ``alpha,eps_g`` (+ ``eps_g_sem`` when several seeds are averaged).
+    ``--method sgd`` runs online SGD (``twolayer.simulate``) for the seeds seed, seed+1, ...,
+    seed+S-1; ``--method ode`` integrates the block ODEs (``twolayer.solve_ode``) from each of
+    those seeds' sampled initial weights (``--init sampled``), from their expectation
+    (``--init mean``) or from overlaps in an ``.npz`` file (``--init-from``).
 ``twolayer plateau``
-    The symmetric plateau fixed point (eps_p and the overlaps Q, R, T) and the escape rate, from
-    ``twolayer.theory.plateau.plateau``; ``--json`` prints one JSON object.
+    The symmetric plateau fixed point (eps_p, Q, R, T) and its escape rate; ``--json`` prints
+    one JSON object.
+``twolayer sweep``
+    A parameter grid (comma-separated values) on Dask with a resumable store (see
+    ``twolayer.sweep``).
+
+The options of the setting are generated from the fields of ``twolayer.Config`` (names, help,
+defaults, choices), so the CLI and the library share one source of defaults.
 
 Exit status
 -----------
-0 success; 1 a needed library module is missing; 2 bad command line or bad parameter value
-(one line ``twolayer: error: ...`` on stderr, never a traceback); 3 the run diverged (SGD weights blew up, ``DivergenceError``, or
-the ODE integrator failed or its eps_g exceeded 1e6, ``OdeError``); 130 interrupted.
+0 success; 2 bad command line, bad parameter value, unreadable input or a request beyond the
+memory/time budget (one line ``twolayer: error: ...`` on stderr, never a traceback); 3 the run
+diverged (``DivergenceError``) or the ODE integrator gave up (``IntegrationError``);
+130 interrupted (Ctrl-C stops within a fraction of a second).
 
-Progress
---------
-A tqdm bar (one tick per seed) goes to stderr when stderr is a terminal or ``--progress`` is
-given; ``--no-progress`` switches it off.  Nothing else is written to stderr on success, and the
-results do not depend on the bar.
-
-The ``--init-from FILE.npz`` format: for L = 1 the arrays ``Q0`` (K x K), ``R0`` (K x M),
-``T0`` (M x M); for L > 1 the per-block overlaps ``q0`` (L x K x K), ``r0`` (L x K x M),
-``t0`` (L x M x M) of each eigenvalue block l (q^l = J_l J_l^T / N etc., chapter "Order-parameter
-dynamics"), which are passed as ``init=(q0, r0, t0)`` to ``twolayer.theory.ode.integrate``.
-(The per-block names are accepted for L = 1 too, with a leading axis of length 1.)  The ODE's
-groups equal the eigenvalue blocks only when ``--trainable`` does not cut a block, so
-``--init-from`` together with a block-cutting ``--trainable`` is refused.  ``--init mean`` and
-``--init-from`` give one curve (``--seeds`` is then irrelevant).
+Progress: a bar on stderr that advances with alpha, when stderr is a terminal (never with
+``CI=true``) or with ``--progress``; ``--no-progress`` switches it off.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import math
 import os
@@ -48,27 +41,21 @@ import sys
 
 import numpy as np
 
-from . import __version__
+from ._version import __version__
+from .engines.sgd import simulate
+from .io import check_output_path, load_initial_overlaps, load_spectrum, write_csv
+from .problem.config import Config
+from .problem.errors import DivergenceError, IntegrationError
+from .problem.resources import Budget
+from .problem.trajectory import alpha_grid
+from .theory.ode import solve_ode
+from .theory.plateau import plateau
 
 PROG = "twolayer"
-EXIT_OK = 0
-EXIT_UNAVAILABLE = 1
-EXIT_USAGE = 2
-EXIT_DIVERGED = 3
-EXIT_INTERRUPTED = 130
+EXIT_OK, EXIT_USAGE, EXIT_DIVERGED, EXIT_INTERRUPTED = 0, 2, 3, 130
 
-EPS_G_DIVERGED = 1e6  # an ODE curve above this is reported as diverged (exit 3)
-
-# the paper's Fig. 1 caption
-DEFAULTS = dict(N=1024, L=1, K=2, M=2, beta=1.0, eta=0.1, sigma_J=0.01, activation="erf")
-
-
-class UsageError(ValueError):
-    """A bad command-line value found by the CLI itself (reported like a library ValueError)."""
-
-
-class Unavailable(RuntimeError):
-    """A part of the library the subcommand needs is not installed (exit status 1)."""
+#: Config fields that are not options of ``run`` (set from other flags) and CLI-only spellings.
+_SPECIAL = {"spectrum": "--spectrum-file", "student_readout": None, "teacher_readout": None}
 
 
 class _Parser(argparse.ArgumentParser):
@@ -79,10 +66,8 @@ class _Parser(argparse.ArgumentParser):
 
 
 class _Formatter(argparse.ArgumentDefaultsHelpFormatter):
-    """Shows defaults, except for flags (booleans) and unset options (None)."""
-
     def _get_help_string(self, action):
-        if action.default is None or isinstance(action.default, bool):
+        if action.default is None or isinstance(action.default, bool) or action.default is argparse.SUPPRESS:
             return action.help
         return super()._get_help_string(action)
 
@@ -91,301 +76,263 @@ def _one_line(message) -> str:
     return " ".join(str(message).split())
 
 
-# ---------------------------------------------------------------------------------------------
-# argument parser
-# ---------------------------------------------------------------------------------------------
-def build_parser() -> argparse.ArgumentParser:
-    p = _Parser(
-        prog=PROG,
-        description="Online SGD and order-parameter theory of two-layer networks with power-law "
-        "data spectra (Worschech & Rosenow, ICLR 2025).",
-        epilog="Exit status: 0 ok, 1 missing module, 2 bad arguments, 3 diverged run, 130 interrupted.",
-    )
-    p.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
-    sub = p.add_subparsers(dest="command", metavar="{run,plateau}", parser_class=_Parser)
-    sub.required = True
+def _floats(text: str) -> tuple[float, ...]:
+    try:
+        vals = tuple(float(x) for x in text.split(",") if x.strip() != "")
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated numbers, got {text!r}") from None
+    if not vals:
+        raise argparse.ArgumentTypeError("expected at least one number")
+    return vals
 
-    r = sub.add_parser(
-        "run",
-        help="learning curve eps_g(alpha) from SGD or the ODEs, written as CSV",
-        description="Learning curve eps_g(alpha) on a log grid of whole SGD steps, written as CSV "
-        "(alpha,eps_g[,eps_g_sem]). Defaults: the paper's Fig. 1 caption.",
-        formatter_class=_Formatter,
-    )
-    r.add_argument("--method", choices=("sgd", "ode"), default="sgd", help="simulation or block ODEs")
-    r.add_argument("--activation", choices=("erf", "linear"), default=DEFAULTS["activation"],
-                   help="g(x) = erf(x/sqrt 2) or x")
-    r.add_argument("--N", type=int, default=DEFAULTS["N"], help="input dimension")
-    r.add_argument("--L", type=int, default=DEFAULTS["L"], help="number of distinct eigenvalues (divides N)")
-    r.add_argument("--K", type=int, default=DEFAULTS["K"], help="student hidden units")
-    r.add_argument("--M", type=int, default=DEFAULTS["M"], help="teacher hidden units")
-    r.add_argument("--beta", type=float, default=DEFAULTS["beta"], help="spectral exponent (> 0)")
-    r.add_argument("--eta", type=float, default=DEFAULTS["eta"], help="learning rate (> 0)")
-    r.add_argument("--sigma-J", dest="sigma_J", type=float, default=DEFAULTS["sigma_J"],
-                   help="std of the initial student weights (>= 0)")
-    r.add_argument("--alpha-max", dest="alpha_max", type=float, default=1000.0, help="last alpha = steps/N")
-    r.add_argument("--points", type=int, default=60, help="log-spaced grid points (fewer after rounding to steps)")
-    r.add_argument("--seeds", type=int, default=1, help="number S of seeds: seed, seed+1, ..., seed+S-1")
-    r.add_argument("--seed", type=int, default=0, help="first seed (>= 0)")
-    r.add_argument("--trainable", type=int, default=None, metavar="N_l",
-                   help="train only the N_l coordinates of largest eigenvalue (default: all N)")
-    r.add_argument("--init", choices=("sampled", "mean"), default="sampled",
-                   help="ODE initial overlaps: each seed's sampled weights or their expectation "
-                   "(SGD always starts from the sampled weights)")
-    r.add_argument("--init-from", dest="init_from", default=None, metavar="FILE.npz",
-                   help="ODE only: initial overlaps Q0,R0,T0 (L=1) or per-block q0,r0,t0 (L>1)")
-    r.add_argument("--readout", choices=("sum", "sqrt"), default="sum",
-                   help="second layer: plain sum (paper) or sum / sqrt(#units)")
-    r.add_argument("--no-eta2", dest="eta2", action="store_false",
-                   help="ODE only: drop the O(eta^2) term (small-eta ODE)")
-    r.add_argument("--rtol", type=float, default=None,
-                   help="ODE only: relative tolerance of the integrator (default 1e-6)")
-    r.add_argument("--workers", type=int, default=None, help="SGD only: threads (default min(S, #cores))")
-    r.add_argument("--out", required=True, metavar="FILE.csv", help="output CSV file")
-    _progress_flags(r)
 
-    pl = sub.add_parser(
-        "plateau",
-        help="symmetric plateau fixed point and escape rate (erf)",
-        description="Symmetric plateau fixed point (eps_p, Q, R, T) and its escape rate for the erf "
-        "network. The fixed point depends on N only through L and the blocks' fractions; "
-        "N defaults to L.",
-        formatter_class=_Formatter,
-    )
-    pl.add_argument("--K", type=int, default=DEFAULTS["K"], help="student hidden units")
-    pl.add_argument("--M", type=int, default=DEFAULTS["M"], help="teacher hidden units")
-    pl.add_argument("--L", type=int, default=DEFAULTS["L"], help="number of distinct eigenvalues")
-    pl.add_argument("--N", type=int, default=None, help="input dimension (default: L)")
-    pl.add_argument("--beta", type=float, default=DEFAULTS["beta"], help="spectral exponent (> 0)")
-    pl.add_argument("--eta", type=float, default=DEFAULTS["eta"], help="learning rate (> 0)")
-    pl.add_argument("--readout", choices=("sum", "sqrt"), default="sum", help="second layer: sum or sum/sqrt(#units)")
-    pl.add_argument("--no-eta2", dest="eta2", action="store_false", help="drop the O(eta^2) term")
-    pl.add_argument("--json", action="store_true", help="print one JSON object")
-    return p
+def _flag(f: dataclasses.Field) -> str:
+    return _SPECIAL.get(f.name) or f.metadata.get("cli") or "--" + f.name.replace("_", "-")
+
+
+def add_config_options(p: argparse.ArgumentParser, only=None, list_values: bool = False) -> None:
+    """Options for the fields of ``Config`` (all, or those in ``only``); with ``list_values``
+    every numeric and choice option takes comma-separated values (for sweeps)."""
+    for f in dataclasses.fields(Config):
+        if (only is not None and f.name not in only) or f.name in ("student_readout", "teacher_readout"):
+            continue
+        flag, dest, help_ = _flag(f), f.name, f.metadata.get("help", "")
+        default = f.default
+        if f.name == "spectrum":
+            p.add_argument(flag, dest="spectrum_file", default=None, metavar="FILE.npy",
+                           help="user-given eigenvalues of Sigma (a 1-d .npy array of N values >= 0)")
+            continue
+        if isinstance(default, bool):
+            p.add_argument(flag, dest=dest, action="store_true", default=False, help=help_)
+            continue
+        if list_values:
+            p.add_argument(flag, dest=dest, default=None if default is None else str(default), metavar="V[,V...]",
+                           help=help_ + " (comma-separated values span the grid)")
+            continue
+        kind = int if f.name in ("N", "L", "K", "M", "trainable") else float
+        if f.metadata.get("choices"):
+            p.add_argument(flag, dest=dest, choices=f.metadata["choices"], default=default, help=help_)
+        else:
+            p.add_argument(flag, dest=dest, type=kind, default=default, metavar=f.metadata.get("metavar"), help=help_)
+    if only is None or "student_readout" in only:
+        p.add_argument("--readout-weights", dest="readout_weights", nargs=2, type=_floats, default=None,
+                       metavar=("V_STUDENT", "V_TEACHER"),
+                       help="fixed second layers: K comma-separated student weights, then M teacher weights")
+
+
+def _budget_options(p):
+    p.add_argument("--max-memory", dest="max_memory", type=float, default=None, metavar="GiB",
+                   help="largest memory a run may need (default: 80%% of this machine's)")
+    p.add_argument("--max-hours", dest="max_hours", type=float, default=48.0,
+                   help="largest estimated running time")
 
 
 def _progress_flags(p):
     g = p.add_mutually_exclusive_group()
     g.add_argument("--progress", dest="progress", action="store_true", default=None,
-                   help="progress bar on stderr (default: only when stderr is a terminal)")
+                   help="progress bar on stderr (default: only when stderr is a terminal and CI is not set)")
     g.add_argument("--no-progress", dest="progress", action="store_false", help="no progress bar")
 
 
 def _want_progress(flag) -> bool:
     if flag is not None:
         return bool(flag)
+    if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
+        return False
     try:
         return sys.stderr.isatty()
     except (AttributeError, ValueError):
         return False
 
 
-# ---------------------------------------------------------------------------------------------
-# run
-# ---------------------------------------------------------------------------------------------
-def _config(args, **extra):
-    from .config import Config
+def build_parser() -> argparse.ArgumentParser:
+    p = _Parser(prog=PROG, description="Online SGD and order-parameter theory of two-layer networks with "
+                "power-law data spectra (Worschech & Rosenow, ICLR 2025).",
+                epilog="Exit status: 0 ok, 2 bad arguments or input, 3 diverged run, 130 interrupted.")
+    p.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    sub = p.add_subparsers(dest="command", metavar="{run,plateau,sweep}", parser_class=_Parser)
+    sub.required = True
 
-    return Config(
-        N=args.N, L=args.L, K=args.K, M=args.M, beta=args.beta, eta=args.eta,
-        readout=args.readout, eta2=args.eta2, **extra,
-    )
+    r = sub.add_parser("run", help="learning curve eps_g(alpha) from SGD or the ODEs, written as CSV",
+                       description="Learning curve eps_g(alpha) on a log grid of whole SGD steps, written as CSV "
+                       "(alpha,eps_g[,eps_g_sem]). Defaults: the paper's Fig. 1 caption with L = 1.",
+                       formatter_class=_Formatter)
+    r.add_argument("--method", choices=("sgd", "ode"), default="sgd", help="simulation or block ODEs")
+    add_config_options(r)
+    r.add_argument("--alpha-max", dest="alpha_max", type=float, default=1000.0, help="last alpha = steps/N")
+    r.add_argument("--points", type=int, default=60, help="log-spaced grid points (fewer after rounding to steps)")
+    r.add_argument("--seeds", type=int, default=1, help="number S of seeds: seed, seed+1, ..., seed+S-1")
+    r.add_argument("--seed", type=int, default=0, help="first seed (>= 0)")
+    r.add_argument("--init", choices=("sampled", "mean"), default="sampled",
+                   help="ODE initial overlaps: each seed's sampled weights or their expectation")
+    r.add_argument("--init-from", dest="init_from", default=None, metavar="FILE.npz",
+                   help="ODE only: initial overlaps Q0,R0,T0 (one group) or per-group q0,r0,t0; optional v0, vT")
+    r.add_argument("--no-eta2", dest="eta2", action="store_false", help="ODE only: drop the O(eta^2) term")
+    r.add_argument("--rtol", type=float, default=None, help="ODE only: relative tolerance (default 1e-6)")
+    r.add_argument("--workers", type=int, default=None, help="SGD only: threads (default min(S, #cores))")
+    r.add_argument("--backend", choices=("numba", "torch"), default="numba",
+                   help="SGD only: compiled engine or PyTorch (batched seeds)")
+    r.add_argument("--device", default=None, help="torch backend only: cpu or cuda (default: cuda if available)")
+    r.add_argument("--out", required=True, metavar="FILE.csv", help="output CSV file")
+    _budget_options(r)
+    _progress_flags(r)
+
+    pl = sub.add_parser("plateau", help="symmetric plateau fixed point and escape rate",
+                        description="Symmetric plateau fixed point (eps_p, Q, R, T) and its escape rate. It depends "
+                        "on N only through the blocks' fractions; N defaults to L.", formatter_class=_Formatter)
+    add_config_options(pl, only=("K", "M", "L", "beta", "eta", "activation", "readout", "noise"))
+    pl.add_argument("--N", type=int, default=None, help="input dimension (default: L)")
+    pl.add_argument("--no-eta2", dest="eta2", action="store_false", help="drop the O(eta^2) term")
+    pl.add_argument("--json", action="store_true", help="print one JSON object")
+    _budget_options(pl)
+
+    sw = sub.add_parser("sweep", help="a parameter grid on Dask with a resumable store",
+                        description="Every combination of the comma-separated values is a configuration; every "
+                        "(configuration, seed) one task, stored atomically in DIR as soon as it is done. A re-run "
+                        "computes only what is missing. DIR/results.csv is the tidy table.",
+                        formatter_class=_Formatter)
+    sw.add_argument("--method", choices=("sgd", "ode"), default="sgd", help="simulation or block ODEs")
+    add_config_options(sw, list_values=True)
+    sw.add_argument("--alpha-max", dest="alpha_max", type=float, default=1000.0, help="last alpha = steps/N")
+    sw.add_argument("--points", type=int, default=60, help="log-spaced grid points")
+    sw.add_argument("--seeds", type=int, default=1, help="seeds 0..S-1 per configuration")
+    sw.add_argument("--rtol", type=float, default=1e-6, help="ODE only: relative tolerance")
+    sw.add_argument("--store", required=True, metavar="DIR", help="store directory (created if needed)")
+    sw.add_argument("--scheduler", default=None, metavar="tcp://HOST:PORT",
+                    help="a running Dask scheduler (default: a local cluster on this machine's cores)")
+    sw.add_argument("--workers", type=int, default=None, help="local cluster only: worker processes (default: #cores)")
+    _budget_options(sw)
+    _progress_flags(sw)
+    return p
+
+
+def config_from_args(args, **overrides) -> Config:
+    """A ``Config`` from parsed ``run`` options (and ``overrides``)."""
+    values = {}
+    for f in dataclasses.fields(Config):
+        if f.name in ("spectrum", "student_readout", "teacher_readout"):
+            continue
+        if hasattr(args, f.name):
+            values[f.name] = getattr(args, f.name)
+    if getattr(args, "spectrum_file", None):
+        values["spectrum"] = load_spectrum(args.spectrum_file)
+    if getattr(args, "readout_weights", None):
+        values["student_readout"], values["teacher_readout"] = args.readout_weights
+    values.update(overrides)
+    return Config(**values)
+
+
+def _budget(args) -> Budget:
+    return Budget(memory_gib=args.max_memory, hours=args.max_hours)
 
 
 def _check_run_flags(args) -> None:
     if args.seeds < 1:
-        raise UsageError(f"--seeds must be >= 1, got {args.seeds}")
+        raise ValueError(f"--seeds must be >= 1, got {args.seeds}")
     if args.seed < 0:
-        raise UsageError(f"--seed must be >= 0, got {args.seed}")
+        raise ValueError(f"--seed must be >= 0, got {args.seed}")
     if args.method == "sgd":
-        ode_only = [
-            ("--init mean", args.init == "mean"),
-            ("--init-from", args.init_from is not None),
-            ("--no-eta2", not args.eta2),
-            ("--rtol", args.rtol is not None),
-        ]
-        bad = [name for name, given in ode_only if given]
+        bad = [name for name, given in (("--init mean", args.init == "mean"), ("--init-from", args.init_from is not None),
+                                         ("--no-eta2", not args.eta2), ("--rtol", args.rtol is not None)) if given]
         if bad:
-            raise UsageError(f"{', '.join(bad)} only apply to --method ode (SGD starts from each seed's sampled weights)")
+            raise ValueError(f"{', '.join(bad)} only apply to --method ode (SGD starts from each seed's sampled weights)")
         if args.workers is not None and args.workers < 1:
-            raise UsageError(f"--workers must be >= 1, got {args.workers}")
+            raise ValueError(f"--workers must be >= 1, got {args.workers}")
     else:
         if args.workers is not None:
-            raise UsageError("--workers only applies to --method sgd")
-        if args.rtol is not None and not (math.isfinite(args.rtol) and 0 < args.rtol < 1):
-            raise UsageError(f"--rtol must be in (0, 1), got {args.rtol}")
+            raise ValueError("--workers only applies to --method sgd")
+        if args.backend != "numba" or args.device is not None:
+            raise ValueError("--backend and --device only apply to --method sgd")
+        if args.rtol is not None and not (math.isfinite(args.rtol) and 1e-14 <= args.rtol <= 0.1):
+            raise ValueError(f"--rtol must be in [1e-14, 0.1], got {args.rtol}")
         if args.init_from is not None and args.init == "mean":
-            raise UsageError("--init mean and --init-from exclude each other")
-    out_dir = os.path.dirname(os.path.abspath(args.out))
-    if not os.path.isdir(out_dir):
-        raise UsageError(f"--out: directory {out_dir} does not exist")
-    if os.path.isdir(args.out):
-        raise UsageError(f"--out: {args.out} is a directory")
+            raise ValueError("--init mean and --init-from exclude each other")
+    if args.device is not None and args.backend != "torch":
+        raise ValueError("--device only applies to --backend torch")
 
 
-def load_init(path, cfg):
-    """Initial block overlaps (q0, r0, t0) for the ODE from an ``.npz`` file (see module doc).
-
-    Raises ValueError (naming the array and the expected shape) on a missing, unreadable or
-    malformed file, and when ``--trainable`` cuts an eigenvalue block (groups != blocks).
-    """
-    from .data import groups_for
-
-    groups = groups_for(cfg)
-    if groups.size != cfg.L:
-        raise ValueError(
-            f"--init-from gives one overlap per eigenvalue block, but --trainable {cfg.trainable} cuts a "
-            f"block of size N/L = {cfg.N // cfg.L} (use a multiple of N/L, or no --init-from)"
-        )
-    try:
-        with np.load(path, allow_pickle=False) as f:
-            arrays = {k: np.asarray(f[k]) for k in f.files}
-    except FileNotFoundError:
-        raise ValueError(f"--init-from: no such file {path}") from None
-    except (OSError, ValueError, EOFError) as e:
-        raise ValueError(f"--init-from: cannot read {path} as .npz ({_one_line(e)})") from None
-    if not isinstance(arrays, dict):
-        raise ValueError(f"--init-from: {path} is not an .npz archive")
-    K, M, L = cfg.K, cfg.M, cfg.L
-    glob, block = ("Q0", "R0", "T0"), ("q0", "r0", "t0")
-    if L == 1 and all(k in arrays for k in glob):
-        names, shapes = glob, ((K, K), (K, M), (M, M))
-    elif all(k in arrays for k in block):
-        names, shapes = block, ((L, K, K), (L, K, M), (L, M, M))
-    else:
-        want = "Q0 (K x K), R0 (K x M), T0 (M x M)" if L == 1 else "q0 (L x K x K), r0 (L x K x M), t0 (L x M x M)"
-        raise ValueError(f"--init-from: {path} must hold arrays {want} for L = {L}; it has {sorted(arrays) or 'none'}")
-    out = []
-    for name, shape in zip(names, shapes):
-        a = arrays[name]
-        if a.shape != shape:
-            raise ValueError(
-                f"--init-from: {name} must have shape {shape} (K={K}, M={M}, L={L}), got {a.shape}"
-            )
-        if not np.issubdtype(a.dtype, np.number) or np.iscomplexobj(a):
-            raise ValueError(f"--init-from: {name} must be real numbers, got dtype {a.dtype}")
-        a = a.astype(float)
-        if not np.all(np.isfinite(a)):
-            raise ValueError(f"--init-from: {name} has non-finite entries")
-        out.append(a.reshape((L,) + shape[-2:]))
-    q0, r0, t0 = out
-    for name, a in (("q0/Q0", q0), ("t0/T0", t0)):
-        if not np.allclose(a, np.swapaxes(a, -1, -2), rtol=1e-10, atol=1e-14):
-            raise ValueError(f"--init-from: {name} must be symmetric")
-    return q0, r0, t0
-
-
-def _bar(total, enabled, desc):
-    if not enabled:
-        return None
-    from tqdm import tqdm
-
-    return tqdm(total=total, desc=desc, file=sys.stderr, leave=False)
+def _warn_symmetric(cfg: Config) -> None:
+    if cfg.sigma_J == 0.0 and cfg.K >= 2 and cfg.activation != "linear":
+        print(f"{PROG}: warning: sigma_J = 0 with K >= 2: the students start identical and never leave the "
+              f"symmetric subspace (the plateau lasts forever)", file=sys.stderr)
 
 
 def cmd_run(args) -> int:
-    from .results import alpha_grid
-
     _check_run_flags(args)
-    cfg = _config(args, sigma_J=args.sigma_J, activation=args.activation, trainable=args.trainable)
+    out = check_output_path(args.out, inputs=(args.init_from, getattr(args, "spectrum_file", None)))
+    init = "mean" if args.init == "mean" else "sampled"
+    overrides = {}
+    if args.init_from is not None:
+        cfg0 = config_from_args(args)
+        loaded = load_initial_overlaps(args.init_from, cfg0)
+        if loaded["vT"] is not None:
+            overrides["teacher_readout"] = tuple(loaded["vT"])
+        if loaded["v0"] is not None:
+            overrides["student_readout"] = tuple(loaded["v0"])
+    cfg = config_from_args(args, **overrides)
+    _warn_symmetric(cfg)
     alpha = alpha_grid(args.alpha_max, args.points, cfg.N)
     seeds = list(range(args.seed, args.seed + args.seeds))
     progress = _want_progress(args.progress)
-
     if args.method == "sgd":
-        from .sgd import simulate
+        if args.backend == "torch":
+            # PyTorch is optional and slow to import: loaded only when asked for
+            from .engines.torch_backend import simulate_torch
 
-        curve = simulate(cfg, alpha=alpha, seeds=seeds, workers=args.workers, progress=progress)
+            traj = simulate_torch(cfg, alpha, seeds=seeds, device=args.device, progress=progress, budget=_budget(args))
+        else:
+            traj = simulate(cfg, alpha, seeds=seeds, workers=args.workers, progress=progress, budget=_budget(args))
     else:
-        curve = _run_ode(args, cfg, alpha, seeds, progress)
-
-    curve.to_csv(args.out)
-    s = curve.n_seeds
-    print(
-        f"wrote {args.out}: {args.method}, {len(curve.alpha)} points, alpha in "
-        f"[{curve.alpha[0]:.4g}, {curve.alpha[-1]:.4g}], {s} {'curve' if s == 1 else 'curves'}, "
-        f"final eps_g = {curve.mean[-1]:.4g}"
-    )
+        kw = {} if args.rtol is None else {"rtol": args.rtol}
+        if args.init_from is not None:
+            init = (loaded["q0"], loaded["r0"], loaded["t0"]) + ((loaded["v0"],) if loaded["v0"] is not None else ())
+        traj = solve_ode(cfg, alpha, seeds=seeds, init=init, eta2=args.eta2, progress=progress,
+                         budget=_budget(args), **kw)
+    write_csv(traj, out)
+    s = traj.n_seeds
+    print(f"wrote {out}: {args.method}, {len(traj.alpha)} points, alpha in [{traj.alpha[0]:.4g}, "
+          f"{traj.alpha[-1]:.4g}], {s} {'curve' if s == 1 else 'curves'}, final eps_g = {traj.mean()[-1]:.4g}")
     return EXIT_OK
 
 
-def _run_ode(args, cfg, alpha, seeds, progress):
-    """``ode.solve(cfg, alpha, init, seeds, rtol=...)``; with a progress bar, one solve per seed."""
-    from .results import LearningCurve
-    from .theory import ode
-
-    kw = {} if args.rtol is None else {"rtol": args.rtol}
-    if args.init_from is not None:
-        init, seeds = load_init(args.init_from, cfg), [0]
-    elif args.init == "mean":
-        init, seeds = "mean", [0]
-    else:
-        init = "sampled"
-    if progress:
-        bar = _bar(len(seeds), True, "ode")
-        try:
-            rows = []
-            for s in seeds:
-                rows.append(ode.solve(cfg, alpha, init, [s], **kw).eps_g[0])
-                bar.update(1)
-        finally:
-            bar.close()
-    else:
-        rows = ode.solve(cfg, alpha, init, seeds, **kw).eps_g
-    rows = np.array(rows)
-    # the integrator follows an unstable solution as long as it stays finite; report it like a
-    # diverged SGD run instead of writing astronomically large errors
-    if not np.all(np.isfinite(rows)) or np.max(np.abs(rows)) > EPS_G_DIVERGED:
-        a = alpha[np.argmax(~np.isfinite(rows).all(axis=0) | (np.abs(rows) > EPS_G_DIVERGED).any(axis=0))]
-        raise ode.OdeError(
-            f"eps_g blew up (non-finite or > {EPS_G_DIVERGED:.0e}) by alpha = {a:.4g}; eta = {cfg.eta} is too large for this setting"
-        )
-    return LearningCurve(alpha=np.asarray(alpha, float), eps_g=rows, method="ode", meta={"cfg": cfg})
-
-
-# ---------------------------------------------------------------------------------------------
-# plateau
-# ---------------------------------------------------------------------------------------------
-def _jsonable(x):
-    a = np.asarray(x, dtype=float)
-    return a.tolist()
-
-
 def cmd_plateau(args) -> int:
-    from .config import Config
-
     N = args.L if args.N is None else args.N
-    cfg = Config(N=N, L=args.L, K=args.K, M=args.M, beta=args.beta, eta=args.eta,
-                 activation="erf", readout=args.readout, eta2=args.eta2)
-    try:
-        from .theory.plateau import plateau
-    except ImportError as e:  # the module is written separately
-        raise Unavailable(f"twolayer.theory.plateau is not available ({_one_line(e)})") from None
-    pl = plateau(cfg)
+    cfg = Config(N=N, L=args.L, K=args.K, M=args.M, beta=args.beta, eta=args.eta, activation=args.activation,
+                 readout=args.readout, noise=args.noise)
+    pl = plateau(cfg, eta2=args.eta2, budget=_budget(args))
     Q, R, T = pl.overlaps(1)
-    result = {
-        "N": cfg.N, "L": cfg.L, "K": cfg.K, "M": cfg.M, "beta": cfg.beta, "eta": cfg.eta,
-        "readout": cfg.readout, "eta2": cfg.eta2,
-        "eps_p": float(pl.eps_p), "escape_rate": float(pl.escape_rate),
-        "Q": _jsonable(Q), "R": _jsonable(R), "T": _jsonable(T),
-    }
+    result = {"N": cfg.N, "L": cfg.L, "K": cfg.K, "M": cfg.M, "beta": cfg.beta, "eta": cfg.eta,
+              "activation": cfg.activation_name, "readout": cfg.readout, "eta2": args.eta2,
+              "eps_p": float(pl.eps_p), "escape_rate": float(pl.escape_rate),
+              "Q": np.asarray(Q).tolist(), "R": np.asarray(R).tolist(), "T": np.asarray(T).tolist()}
     if args.json:
         print(json.dumps(result))
         return EXIT_OK
     fmt = {"float_kind": lambda v: f"{v: .6g}"}
     print(f"symmetric plateau: K={cfg.K} M={cfg.M} L={cfg.L} N={cfg.N} beta={cfg.beta:g} eta={cfg.eta:g} "
-          f"readout={cfg.readout} eta2={cfg.eta2}")
+          f"activation={cfg.activation_name} readout={cfg.readout} eta2={args.eta2}")
     print(f"eps_p       = {result['eps_p']:.6g}")
     print(f"escape_rate = {result['escape_rate']:.6g}")
     for name, A in (("Q", Q), ("R", R), ("T", T)):
-        body = np.array2string(np.asarray(A, float), formatter=fmt, prefix=f"{name} = ")
-        print(f"{name} = {body}")
+        print(f"{name} = {np.array2string(np.asarray(A, float), formatter=fmt, prefix=f'{name} = ')}")
     return EXIT_OK
 
 
-# ---------------------------------------------------------------------------------------------
-# entry point
-# ---------------------------------------------------------------------------------------------
+def cmd_sweep(args) -> int:
+    # Dask is slow to import: loaded only for sweeps
+    from .sweeps import grid_from_strings, sweep
+
+    grid = grid_from_strings({f.name: getattr(args, f.name) for f in dataclasses.fields(Config)
+                              if hasattr(args, f.name) and getattr(args, f.name) is not None},
+                             spectrum_file=getattr(args, "spectrum_file", None))
+    res = sweep(grid, seeds=range(args.seeds), method=args.method, store=args.store, scheduler=args.scheduler,
+                alpha_max=args.alpha_max, points=args.points, rtol=args.rtol, workers=args.workers,
+                progress=_want_progress(args.progress), budget=_budget(args))
+    print(f"sweep: {res.n_tasks} tasks ({res.n_computed} computed, {res.n_cached} from the store), "
+          f"table {res.table_path}")
+    return EXIT_OK
+
+
 def _fail(code: int, message) -> int:
     print(f"{PROG}: error: {_one_line(message)}", file=sys.stderr)
     return code
@@ -396,26 +343,17 @@ def main(argv=None) -> int:
     parser = build_parser()
     try:
         args = parser.parse_args(argv)
-    except SystemExit as e:  # argparse: --help/--version (0) or a usage error (2, already printed)
+    except SystemExit as e:  # --help/--version (0) or a usage error (2, already printed)
         return e.code if isinstance(e.code, int) else EXIT_USAGE
     try:
-        if args.command == "run":
-            return cmd_run(args)
-        return cmd_plateau(args)
-    except RuntimeError as e:
-        # imported here so that argument errors stay fast (the SGD engine loads numba)
-        from .sgd import DivergenceError
-        from .theory.ode import OdeError
-
-        if isinstance(e, DivergenceError):
-            return _fail(EXIT_DIVERGED, e)
-        if isinstance(e, OdeError):
-            return _fail(EXIT_DIVERGED, f"ODE: {e}")
-        if isinstance(e, Unavailable):
-            return _fail(EXIT_UNAVAILABLE, e)
-        raise
-    except ValueError as e:  # Config / library validation, UsageError
+        with np.errstate(all="ignore"):
+            return {"run": cmd_run, "plateau": cmd_plateau, "sweep": cmd_sweep}[args.command](args)
+    except (DivergenceError, IntegrationError) as e:
+        return _fail(EXIT_DIVERGED, e)
+    except ValueError as e:  # validation, budget, unreadable input
         return _fail(EXIT_USAGE, e)
+    except MemoryError:
+        return _fail(EXIT_USAGE, "out of memory (lower the request or --max-memory)")
     except OSError as e:
         return _fail(EXIT_USAGE, f"{e.strerror or e}: {e.filename}" if getattr(e, "filename", None) else e)
     except KeyboardInterrupt:

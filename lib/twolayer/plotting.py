@@ -1,5 +1,8 @@
 """The book's one plotting style: every figure of every chapter goes through these helpers.
 
+Nothing here changes matplotlib's global state: the style is a context (``with style(): ...``)
+and figures are written to a directory the caller names (``save(fig, name, directory)``).
+
 Conventions
 -----------
 * Simulations are solid lines (seed mean) with a shaded band of +- one standard error of the
@@ -8,32 +11,35 @@ Conventions
 * No titles: a figure's caption lives in the notebook cell's metadata / the chapter text.
 * Axis labels are lowercase apart from symbols; ``set_labels`` applies that and the helpers
   ``ALPHA`` / ``EPS_G`` hold the two labels almost every figure needs.
-* ``save(fig, name)`` writes ``figures/<name>.png`` and ``figures/<name>.svg`` (deterministic
-  metadata, so re-running a chapter does not produce spurious diffs).
+* Theory is drawn on top of simulations (higher z-order), so dashes stay visible.
+* ``save(fig, name, directory)`` writes ``<directory>/<name>.png`` and ``.svg``, byte for byte
+  reproducible (no dates, deterministic SVG ids).
 
 Typical use::
 
     from twolayer import plotting as tp
-    fig, ax = tp.new_figure()
-    tp.plot_sim(ax, curve, label="sgd")
-    tp.plot_theory(ax, alpha, eps, label="ode")
-    tp.loglog(ax)
-    tp.set_labels(ax, tp.ALPHA, tp.EPS_G)
-    ax.legend()
-    tp.save(fig, "quickstart")
+    with tp.style():
+        fig, ax = tp.new_figure()
+        tp.plot_sim(ax, sim, label="sgd")
+        tp.plot_theory(ax, ode, label="ode")
+        tp.loglog(ax)
+        tp.set_labels(ax, tp.ALPHA, tp.EPS_G)
+        ax.legend()
+        tp.save(fig, "quickstart", "../figures")
+        plt.show()
 """
 
 from __future__ import annotations
 
 import io
-import os
 import re
-import warnings
 from pathlib import Path
 
 import matplotlib as mpl
 import matplotlib.pyplot as plt
 import numpy as np
+
+from .io import atomic_write
 
 __all__ = [
     "ALPHA",
@@ -41,7 +47,6 @@ __all__ = [
     "PALETTE",
     "RC",
     "color",
-    "figures_dir",
     "loglog",
     "new_figure",
     "plot_sim",
@@ -85,27 +90,11 @@ RC = {
 }
 
 
-class style:
-    """Apply the house style.
-
-    Calling ``style()`` sets the rcParams globally (what a notebook wants); used as a context
-    manager, ``with style(): ...``, the previous rcParams are restored on exit.
-    """
-
-    def __init__(self, **overrides):
-        self._saved = dict(mpl.rcParams.copy())
-        self._saved.pop("backend", None)  # as in matplotlib.rc_context: never switch backends
-        mpl.rcParams.update(RC)
-        mpl.rcParams.update(overrides)
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            mpl.rcParams.update(self._saved)
-        return False
+def style(**overrides):
+    """The house style as a context manager (``matplotlib.rc_context``): rcParams are changed
+    inside the ``with`` block only.  Draw (``plt.show()``) inside it, since some settings are
+    read when a figure is drawn."""
+    return mpl.rc_context({**RC, **overrides})
 
 
 def color(i: int) -> str:
@@ -117,7 +106,6 @@ def new_figure(ncols: int = 1, nrows: int = 1, width: float | None = None,
                height: float | None = None, **subplot_kw):
     """A styled figure with ``nrows x ncols`` panels; returns ``(fig, ax)`` (``ax`` an array
     when there is more than one panel).  Default panel size 4.2 x 3.0 inches."""
-    style()
     w0, h0 = RC["figure.figsize"]
     width = w0 * ncols if width is None else width
     height = h0 * nrows if height is None else height
@@ -148,21 +136,24 @@ def loglog(ax) -> None:
 
 
 def plot_theory(ax, alpha, eps=None, label: str | None = None, color: str | None = None, **kw):
-    """A theory curve: dashed.  ``alpha`` may also be a ``LearningCurve`` (its seed mean is used)."""
+    """A theory curve: dashed, drawn above simulations.  ``alpha`` may also be a ``Trajectory``
+    (its seed mean is used)."""
     if eps is None:
-        alpha, eps = alpha.alpha, alpha.mean
+        alpha, eps = alpha.alpha, alpha.mean()
     kw.setdefault("linestyle", "--")
     kw.setdefault("linewidth", 1.6)
+    kw.setdefault("zorder", 3)
     (line,) = ax.plot(np.asarray(alpha), np.asarray(eps), label=label, color=color, **kw)
     return line
 
 
 def plot_sim(ax, curve, label: str | None = None, color: str | None = None, band: bool = True, **kw):
-    """A simulation ``LearningCurve``: solid seed mean, shaded +- sem band when n_seeds > 1.
+    """A simulation ``Trajectory``: solid seed mean, shaded +- sem band when n_seeds > 1.
 
     On a log y-axis the lower band edge is clipped to stay positive.
     """
-    mean, sem = curve.mean, curve.sem
+    mean, sem = curve.mean(), curve.sem()
+    kw.setdefault("zorder", 2)
     kw.setdefault("linestyle", "-")
     (line,) = ax.plot(curve.alpha, mean, label=label, color=color, **kw)
     if band and curve.n_seeds > 1:
@@ -201,18 +192,6 @@ def slope_guide(ax, x0: float, x1: float, y0: float, slope: float, label: str | 
     return line
 
 
-def figures_dir() -> Path:
-    """Where ``save`` writes: ``$TWOLAYER_FIGURES`` if set; else ``figures/`` at the book root
-    when the package is used from the repository (editable install); else ``./figures``."""
-    env = os.environ.get("TWOLAYER_FIGURES")
-    if env:
-        return Path(env)
-    root = Path(__file__).resolve().parents[2]
-    if (root / "_config.yml").is_file():
-        return root / "figures"
-    return Path.cwd() / "figures"
-
-
 _SVG_ID = re.compile(r'(?<=id=")([a-zA-Z_]*?)([0-9a-f]{10})(?=")')
 
 
@@ -231,16 +210,21 @@ def _stable_svg_ids(text: str) -> str:
     return pattern.sub(lambda m: mapping[m.group(1)], text)
 
 
-def save(fig, name: str) -> tuple[Path, Path]:
-    """Write ``<figures_dir>/<name>.png`` and ``.svg``; returns both paths.
-
-    Both files are byte-for-byte reproducible: no dates or software versions in the metadata,
-    and the SVG ids are renumbered deterministically (``_stable_svg_ids``)."""
-    out = figures_dir()
+def save(fig, name: str, directory) -> tuple[Path, Path]:
+    """Write ``<directory>/<name>.png`` and ``.svg`` (the directory is created); returns both
+    paths.  Both files are byte-for-byte reproducible: no dates or software versions in the
+    metadata, and the SVG ids renumbered deterministically (``_stable_svg_ids``); both are
+    written atomically."""
+    if not isinstance(name, str) or not re.fullmatch(r"[A-Za-z0-9_.-]+", name):
+        raise ValueError(f"name must be a plain file stem (letters, digits, _ . -), got {name!r}")
+    out = Path(directory)
     out.mkdir(parents=True, exist_ok=True)
     png, svg = out / f"{name}.png", out / f"{name}.svg"
-    fig.savefig(png, metadata={"Software": None})
-    buf = io.StringIO()
-    fig.savefig(buf, format="svg", metadata={"Date": None, "Creator": None})
-    svg.write_text(_stable_svg_ids(buf.getvalue()), encoding="utf-8")
+    with style():
+        buf = io.BytesIO()
+        fig.savefig(buf, format="png", metadata={"Software": None})
+        atomic_write(png, buf.getvalue())
+        sbuf = io.StringIO()
+        fig.savefig(sbuf, format="svg", metadata={"Date": None, "Creator": None})
+    atomic_write(svg, _stable_svg_ids(sbuf.getvalue()))
     return png, svg

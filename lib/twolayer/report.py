@@ -1,0 +1,78 @@
+"""Presenting results in the book: numbers at their scientific precision, tables, and glue.
+
+Chapter cells print and glue numbers only through these helpers, so that every number that
+reaches the reader (and the nbval references) carries the precision it means: ``sig`` rounds to
+significant digits, ``bound`` turns a round-off-level deviation into a statement "< 1e-4",
+``table`` renders rows as a DataFrame of formatted strings (an HTML table with a plain-text twin
+of at most 100 characters a line), and ``glue`` stores a rounded number for the prose
+(myst-nb's ``{glue:text}`` role).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+
+try:  # myst-nb is a dependency of the book, not of the library
+    from myst_nb import glue as _myst_glue
+except ImportError:  # pragma: no cover - outside the book
+    _myst_glue = None
+
+from .problem.checks import check_int
+
+__all__ = ["Table", "bound", "glue", "sig", "table"]
+
+
+def sig(x: float, digits: int = 2) -> float:
+    """``x`` rounded to ``digits`` significant digits (nan and inf pass through)."""
+    digits = check_int("digits", digits, 1, 15)
+    x = float(x)
+    if not math.isfinite(x) or x == 0.0:
+        return x
+    return float(f"{x:.{digits}g}")
+
+
+def bound(x: float, threshold: float) -> str:
+    """``"< threshold"`` when |x| is below it, else the value to two significant digits: for
+    deviations whose digits below the threshold are round-off or integration error."""
+    return f"< {threshold:.0e}" if abs(float(x)) < threshold else f"{sig(x, 2):.2g}"
+
+
+class Table:
+    """A table of formatted strings: HTML in the rendered book, the same rows as plain text
+    (what nbval compares) in the notebook; ``frame`` is the pandas DataFrame."""
+
+    def __init__(self, frame: pd.DataFrame):
+        self.frame = frame
+
+    def _repr_html_(self) -> str:
+        return self.frame.to_html(index=False, border=0, classes="twolayer-table")
+
+    def __repr__(self) -> str:
+        return self.frame.to_string(index=False)
+
+
+def table(rows, columns, max_width: int = 100) -> Table:
+    """A ``Table`` from rows of already formatted values; its plain-text form must fit
+    ``max_width`` characters a line (ValueError otherwise)."""
+    df = pd.DataFrame([[str(v) for v in r] for r in rows], columns=list(columns))
+    t = Table(df)
+    wide = max((len(line) for line in repr(t).splitlines()), default=0)
+    if wide > max_width:
+        raise ValueError(f"the table is {wide} characters wide; at most {max_width} fit the page")
+    return t
+
+
+def glue(name: str, value, digits: int | None = 3) -> None:
+    """Store ``value`` for ``{glue:text}`name``` in the prose, rounded to ``digits``
+    significant digits (``None``: as given, for integers and strings).  Returns None, so that a
+    glue as a cell's last line shows nothing in the notebook."""
+    if isinstance(value, (float, np.floating)) and digits is not None:
+        value = sig(value, digits)
+    elif isinstance(value, (np.integer,)):
+        value = int(value)
+    if _myst_glue is None:
+        raise ValueError("glue needs myst-nb (the book's dependencies: pip install -e '.[book]')")
+    _myst_glue(name, value, display=False)

@@ -1,0 +1,334 @@
+"""Parameter sweeps on Dask with a resumable store.
+
+``sweep(grid, *, seeds, method, store, scheduler=None)`` runs every (configuration, seed) of a
+grid as one task on a Dask cluster: with no ``scheduler`` a local cluster on this machine's
+cores, with ``scheduler="tcp://host:port"`` any running Dask scheduler (``dask scheduler`` and
+``dask worker`` by hand, or a batch cluster through ``dask-jobqueue``), with
+``scheduler="synchronous"`` serially in this process.  Each task's result is written to the store
+as soon as it completes, atomically, one file per task named by a hash of the configuration, the
+seed, the method, the solver settings and the package version; a re-run computes only the tasks
+whose file is missing, so an interrupted sweep loses nothing already finished.
+``STORE/results.csv`` is the tidy table: one row per configuration, seed and alpha, with every
+configuration field as a column.  Results are the same bit for bit whatever the executor and the
+number of workers: every random draw is decided by the seed, and each task runs alone.
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import hashlib
+import io as _io
+import itertools
+import json
+import logging
+import os
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from ._version import __version__
+from .engines.sgd import simulate
+from .io import atomic_write, load_spectrum, load_trajectory, trajectory_bytes, trajectory_from_bytes
+from .problem.checks import check_alpha, check_choice, check_float, check_int, check_seeds
+from .problem.config import Config
+from .problem.progress import make_progress
+from .problem.resources import Budget, check_budget, ode_estimate, sgd_estimate
+from .problem.spectrum import groups
+from .problem.trajectory import Trajectory, alpha_grid
+from .theory.ode import solve_ode
+
+__all__ = ["SweepResult", "Task", "connect", "grid_from_strings", "make_grid", "run_task", "sweep"]
+
+#: Config fields written as columns of results.csv (the spectrum, if any, is named by its hash).
+COLUMNS = ("N", "L", "K", "M", "beta", "eta", "sigma_J", "activation", "readout", "trainable", "train_readout",
+           "eta_readout", "noise", "teacher", "cluster_width")
+
+
+def make_grid(base: Config | None = None, **values) -> list[Config]:
+    """The Cartesian product of ``values`` (field -> list of values) applied to ``base``
+    (default ``Config()``), in the order of the keyword arguments (last varies fastest)."""
+    base = Config() if base is None else base
+    if not isinstance(base, Config):
+        raise ValueError(f"base must be a Config, got {type(base).__name__}")
+    names = list(values)
+    unknown = [n for n in names if n not in Config.field_names()]
+    if unknown:
+        raise ValueError(f"unknown grid parameter(s) {unknown}; allowed: {Config.field_names()}")
+    lists = []
+    for n in names:
+        v = values[n]
+        v = list(v) if isinstance(v, (list, tuple, range, np.ndarray)) else [v]
+        if not v:
+            raise ValueError(f"grid parameter {n} has no values")
+        lists.append(v)
+    return [base.replace(**dict(zip(names, combo))) for combo in itertools.product(*lists)]
+
+
+def grid_from_strings(strings: dict, spectrum_file=None) -> list[Config]:
+    """A grid from comma-separated strings per field (the ``twolayer sweep`` options)."""
+    values = {}
+    for f in dataclasses.fields(Config):
+        if f.name not in strings or strings[f.name] is None:
+            continue
+        raw = strings[f.name]
+        if isinstance(raw, bool):
+            values[f.name] = [raw]
+            continue
+        items = [x.strip() for x in str(raw).split(",") if x.strip() != ""]
+        if not items:
+            raise ValueError(f"--{f.name}: no value")
+        conv = []
+        for x in items:
+            if f.name in ("N", "L", "K", "M", "trainable"):
+                try:
+                    conv.append(int(x))
+                except ValueError:
+                    raise ValueError(f"--{f.name} values must be integers, got {x!r}") from None
+            elif f.metadata.get("choices"):
+                conv.append(x)
+            elif x == "None" and f.default is None:
+                conv.append(None)
+            else:
+                try:
+                    conv.append(float(x))
+                except ValueError:
+                    raise ValueError(f"--{f.name} values must be numbers, got {x!r}") from None
+        values[f.name] = conv
+    base = Config() if spectrum_file is None else Config(N=len(load_spectrum(spectrum_file)),
+                                                          spectrum=load_spectrum(spectrum_file))
+    if spectrum_file is not None and "N" in values:
+        values.pop("N")
+    return make_grid(base, **values)
+
+
+@dataclass(frozen=True)
+class Task:
+    """One (configuration, seed) of a sweep, with the method and its settings."""
+
+    config: Config
+    seed: int
+    method: str
+    alpha: tuple
+    settings: tuple = ()
+
+    @property
+    def key(self) -> str:
+        """sha256 of the configuration, seed, method, grid, settings and package version."""
+        cfg = self.config.to_dict()
+        if cfg.get("spectrum") is not None:
+            cfg["spectrum"] = hashlib.sha256(np.asarray(cfg["spectrum"]).tobytes()).hexdigest()
+        blob = json.dumps({"config": cfg, "seed": self.seed, "method": self.method, "alpha": list(self.alpha),
+                           "settings": [list(s) for s in self.settings], "version": __version__},
+                          sort_keys=True, default=str)
+        return hashlib.sha256(blob.encode("utf-8")).hexdigest()[:32]
+
+
+def run_task(task: Task) -> bytes:
+    """Compute one task and return its trajectory as .npz bytes (what a worker sends back)."""
+    settings = dict(task.settings)
+    alpha = np.array(task.alpha)
+    if task.method == "sgd":
+        traj = simulate(task.config, alpha, seeds=(task.seed,), workers=1)
+    else:
+        traj = solve_ode(task.config, alpha, seeds=(task.seed,), **settings)
+    return trajectory_bytes(traj, extra={"key": task.key, "seed": task.seed})
+
+
+@dataclass
+class SweepResult:
+    """The outcome of a sweep: the tasks in grid order, their trajectories, what was computed."""
+
+    tasks: list
+    trajectories: dict
+    n_computed: int
+    n_cached: int
+    store: Path | None
+    table_path: Path | None
+    dashboard: str | None = None
+    configs: list = field(default_factory=list)
+
+    @property
+    def n_tasks(self) -> int:
+        return len(self.tasks)
+
+    def trajectory(self, config: Config, method: str | None = None) -> Trajectory:
+        """All seeds of one configuration (and method, when the sweep ran several) as one
+        trajectory, rows in seed order."""
+        rows = [t for t in self.tasks if t.config == config and (method is None or t.method == method)]
+        if not rows:
+            raise ValueError("no task of this sweep has that configuration (and method)")
+        if len({t.method for t in rows}) > 1:
+            raise ValueError("the sweep ran several methods: name one (method='sgd' or 'ode')")
+        trajs = [self.trajectories[t.key] for t in rows]
+        first = trajs[0]
+        stack = (lambda name: None if getattr(first, name) is None else np.concatenate([getattr(x, name) for x in trajs]))
+        return Trajectory(alpha=first.alpha, eps_g=stack("eps_g"), config=config, method=first.method,
+                          Q=stack("Q"), R=stack("R"), T=stack("T"), v=stack("v"),
+                          seeds=tuple(t.seed for t in rows))
+
+    def __iter__(self):
+        """(config, trajectory of all its seeds) in grid order."""
+        for c in self.configs:
+            yield c, self.trajectory(c)
+
+
+def _table(tasks, trajectories) -> str:
+    buf = _io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(list(COLUMNS) + ["spectrum", "method", "seed", "alpha", "eps_g"])
+    for t in tasks:
+        tr = trajectories[t.key]
+        d = t.config.to_dict()
+        spec = "" if d["spectrum"] is None else hashlib.sha256(np.asarray(d["spectrum"]).tobytes()).hexdigest()[:12]
+        head = ["" if d[c] is None else d[c] for c in COLUMNS] + [spec, t.method, t.seed]
+        for a, e in zip(tr.alpha, tr.eps_g[0]):
+            w.writerow(head + [repr(float(a)), repr(float(e))])
+    return buf.getvalue()
+
+
+def connect(scheduler: str | None = None, workers: int | None = None):
+    """A Dask client for several sweeps: with ``scheduler=None`` a local cluster of ``workers``
+    single-threaded worker processes (default: the number of cores), which the client owns
+    (``client.close()`` shuts it down); otherwise a client of the running scheduler at that
+    address.  The local cluster logs only critical messages: a worker's warnings (e.g. about a
+    busy event loop while it runs a compiled task) would otherwise land, at random, in the output
+    of whatever notebook cell is running; a task's error still reaches the caller as an exception."""
+    from dask.distributed import Client
+
+    if scheduler is None:
+        n = check_int("workers", workers, 1, 1024) if workers is not None else (os.cpu_count() or 1)
+        return Client(n_workers=n, threads_per_worker=1, processes=True, dashboard_address=None,
+                      silence_logs=logging.CRITICAL)
+    if not isinstance(scheduler, str) or not scheduler.strip():
+        raise ValueError(f"scheduler must be None or an address 'tcp://host:port', got {scheduler!r}")
+    return Client(scheduler, timeout="30s")
+
+
+def _client(scheduler, workers):
+    """(client, whether to close it after the sweep, dashboard link or None)."""
+    if hasattr(scheduler, "submit") and hasattr(scheduler, "gather"):  # a client the caller owns
+        return scheduler, False, getattr(scheduler, "dashboard_link", None)
+    client = connect(scheduler, workers)
+    return client, True, getattr(client, "dashboard_link", None)
+
+
+def sweep(grid, *, seeds=(0,), method: str = "sgd", store=None, scheduler=None, alpha=None, alpha_max: float = 1000.0,
+          points: int = 60, rtol: float = 1e-6, eta2: bool = True, h_max: float | None = None,
+          workers: int | None = None, progress=None, budget: Budget | None = None) -> SweepResult:
+    """Run every (configuration, seed) of ``grid`` (a ``Config`` or a list of them, e.g. from
+    ``make_grid``) with ``method`` ("sgd", "ode" or both) on Dask; see the module docstring.
+
+    Parameters
+    ----------
+    grid : configurations
+    seeds : seeds of every configuration
+    method : ``"sgd"`` (``simulate``), ``"ode"`` (``solve_ode`` from each seed's weights) or both,
+        ``("sgd", "ode")``: then every (configuration, seed) is run both ways
+    store : directory of the resumable store (created); ``None`` keeps results in memory only
+    scheduler : ``None`` (a local cluster on this machine's cores, started for this sweep),
+        ``"synchronous"`` (serially, in this process), the address of a running Dask scheduler, or
+        a client from ``connect`` shared by several sweeps
+    alpha : the grid of alpha, or a dict configuration -> grid; default
+        ``alpha_grid(alpha_max, points, N)`` per configuration
+    rtol, eta2, h_max : ODE settings (``solve_ode``)
+    workers : worker processes of the local cluster (default: the number of cores)
+    progress : ``True`` for one bar over the tasks on stderr
+    budget : memory/time limits, checked for every task before anything runs
+
+    Returns
+    -------
+    SweepResult: ``trajectory(config)`` per configuration, counts of computed and stored tasks,
+    and the path of ``results.csv``.
+    """
+    configs = [grid] if isinstance(grid, Config) else list(grid)
+    if not configs or not all(isinstance(c, Config) for c in configs):
+        raise ValueError("grid must be a Config or a non-empty list of Configs")
+    if len(set(configs)) != len(configs):
+        raise ValueError("the grid holds the same configuration twice")
+    seeds = check_seeds(seeds)
+    methods = (method,) if isinstance(method, str) else tuple(method)
+    if not methods or len(set(methods)) != len(methods):
+        raise ValueError(f"method must be 'sgd', 'ode' or a sequence of distinct ones, got {method!r}")
+    for m in methods:
+        check_choice("method", m, ("sgd", "ode"))
+    rtol = check_float("rtol", rtol, lo=1e-14, hi=0.1)
+    if h_max is not None:
+        h_max = check_float("h_max", h_max, lo=0.0, lo_open=True)
+    if workers is not None:
+        workers = check_int("workers", workers, 1, 1024)
+    if scheduler is not None and not isinstance(scheduler, str) and not hasattr(scheduler, "submit"):
+        raise ValueError(f"scheduler must be None, 'synchronous', an address 'tcp://host:port' or a Dask client, "
+                         f"got {scheduler!r}")
+    if isinstance(alpha, dict) and set(alpha) != set(configs):
+        raise ValueError("alpha given per configuration must name every configuration of the grid")
+    tasks = []
+    for m in methods:
+        settings = (("rtol", rtol), ("eta2", bool(eta2))) if m == "ode" else ()
+        if m == "ode" and h_max is not None:
+            settings += (("h_max", h_max),)
+        for c in configs:
+            if alpha is None:
+                a = alpha_grid(alpha_max, points, c.N)
+            else:
+                a = check_alpha(alpha[c] if isinstance(alpha, dict) else alpha)
+            if m == "sgd":
+                mem, secs = sgd_estimate(c.N, c.K, c.M, float(a[-1]) * c.N, len(a), 1)
+            else:
+                mem, secs = ode_estimate(groups(c).size, c.K, c.M, len(a), 1, eta2=eta2)
+                secs *= 200
+            check_budget(f"a sweep task ({m}, N={c.N}, K={c.K}, M={c.M}, L={c.L})", mem,
+                         secs * len(seeds) * len(configs) / max(1, workers or (os.cpu_count() or 1)), budget)
+            tasks.extend(Task(c, s, m, tuple(float(x) for x in a), settings) for s in seeds)
+    root = None
+    done: dict = {}
+    if store is not None:
+        root = Path(store).expanduser()
+        root.mkdir(parents=True, exist_ok=True)
+        (root / "tasks").mkdir(exist_ok=True)
+        for t in tasks:
+            p = root / "tasks" / f"{t.key}.npz"
+            if p.is_file():
+                try:
+                    done[t.key] = load_trajectory(p)[0]
+                except ValueError:  # a corrupt file (should not happen with atomic writes): recompute
+                    pass
+    missing = [t for t in tasks if t.key not in done]
+    bar = make_progress(progress, len(tasks), "sweep tasks", unit="task")
+    bar.update(len(tasks) - len(missing))
+    dashboard = None
+    try:
+        if missing and scheduler == "synchronous":
+            for t in missing:
+                _store(t, run_task(t), root, done)
+                bar.update(1)
+        elif missing:
+            from dask.distributed import as_completed
+
+            client, owned, dashboard = _client(scheduler, workers)
+            if dashboard and progress:
+                print(f"Dask dashboard: {dashboard}", file=sys.stderr)
+            try:
+                futures = {client.submit(run_task, t, key=f"twolayer-{t.key}", pure=False): t for t in missing}
+                for fut in as_completed(futures):
+                    _store(futures[fut], fut.result(), root, done)
+                    bar.update(1)
+            finally:
+                if owned:
+                    client.close()
+    finally:
+        bar.close()
+    table_path = None
+    if root is not None:
+        table_path = root / "results.csv"
+        atomic_write(table_path, _table(tasks, done))
+    return SweepResult(tasks=tasks, trajectories=done, n_computed=len(missing), n_cached=len(tasks) - len(missing),
+                       store=root, table_path=table_path, dashboard=dashboard, configs=configs)
+
+
+def _store(task: Task, payload: bytes, root, done: dict) -> None:
+    done[task.key] = trajectory_from_bytes(payload, f"the result of task {task.key}")[0]
+    if root is not None:
+        atomic_write(root / "tasks" / f"{task.key}.npz", payload)
