@@ -1,5 +1,5 @@
-"""Real natural-image inputs (twolayer.images): bundled images, patches, PCA basis, beta fit,
-CIFAR-5m loader, and SGD on sampled real inputs (paper Fig. 3 right)."""
+"""Real natural-image inputs (``twolayer.data.images``): bundled images, patches, PCA basis, beta
+fit, CIFAR-5m loader, and SGD on sampled real inputs (paper Fig. 3 right)."""
 
 from __future__ import annotations
 
@@ -10,13 +10,12 @@ import numpy as np
 import pytest
 from scipy.special import erf
 
-from twolayer import images as im
-from twolayer.config import Config
-from twolayer.data import eigenvalues as powerlaw_eigenvalues
-from twolayer.data import lambda_plus
-from twolayer.models import init_weights
-from twolayer.sgd import run_given_inputs
-from twolayer.theory.overlaps import eps_g
+from twolayer import Config, eps_g, simulate
+from twolayer.analysis import default_fit_window, fit_beta
+from twolayer.data import DatasetInputs, GivenInputs, images as im, init_weights
+from twolayer.experiments import simulate_on_data
+from twolayer.problem.spectrum import eigenvalues as powerlaw_eigenvalues
+from twolayer.problem.spectrum import lambda_plus
 
 
 @pytest.fixture(scope="module")
@@ -176,26 +175,26 @@ def test_pca_dataset_of_known_gaussian_data():
 def test_fit_beta_recovers_exact_power_law(beta):
     lam = powerlaw_eigenvalues(1024, beta)
     for lo, hi in [(None, None), (1, 1025), (50, 60)]:
-        b, lp = im.fit_beta(lam, lo, hi)
+        b, lp = fit_beta(lam, lo, hi)
         assert abs(b - beta) < 1e-8
         assert abs(lp / lambda_plus(1024, beta) - 1) < 1e-8
 
 
 def test_fit_beta_window_and_errors():
-    assert im.default_fit_window(1024) == (10, 513)
-    assert im.default_fit_window(16) == (2, 9)
+    assert default_fit_window(1024) == (10, 513)
+    assert default_fit_window(16) == (2, 9)
     lam = powerlaw_eigenvalues(64, 1.0)
     with pytest.raises(ValueError, match="hi"):
-        im.fit_beta(lam, 10, 11)
+        fit_beta(lam, 10, 11)
     with pytest.raises(ValueError, match="lo"):
-        im.fit_beta(lam, 0, 10)
+        fit_beta(lam, 0, 10)
     with pytest.raises(ValueError, match="> 0"):
-        im.fit_beta(np.r_[lam[:-5], np.zeros(5)], 50, 65)
+        fit_beta(np.r_[lam[:-5], np.zeros(5)], 50, 65)
 
 
 def test_bundled_image_spectrum_is_a_plausible_power_law():
     lam = im.patch_spectrum(n_patches=20_000, size=32, seed=0)
-    beta, lp = im.fit_beta(lam)  # window [10, 513)
+    beta, lp = fit_beta(lam)  # window [10, 513)
     print(f"bundled 32x32 patches: beta = {beta:.3f}, lambda_+ fit = {lp:.1f}, "
           f"lambda_1 = {lam[0]:.1f}, lambda_1024 = {lam[-1]:.2e}")
     assert lam.shape == (1024,) and abs(lam.mean() - 1) < 1e-12 and lam[-1] > 0
@@ -272,55 +271,56 @@ def test_cifar5m_dataset(tmp_path):
 # --------------------------------------------------------------------------------------------
 # SGD on real inputs
 # --------------------------------------------------------------------------------------------
-def test_patch_inputs_stream(small):
-    a = im.PatchInputs(small, seed=7)
-    b = im.PatchInputs(small, seed=7)
-    chunked = np.concatenate([a.draw(3), a.draw(0), a.draw(5)])
-    np.testing.assert_array_equal(chunked, b.draw(8))  # independent of chunking
-    assert chunked.shape == (8, 64) and chunked.flags.c_contiguous
-    idx = im.PatchInputs(small, seed=7).draw_indices(8)
-    np.testing.assert_array_equal(chunked, small.train_pca[idx])
-    assert not np.array_equal(im.PatchInputs(small, seed=8).draw(8), chunked)
-    np.testing.assert_array_equal(a.covariance_spectrum, small.eigenvalues)
-    idx = im.PatchInputs(small, seed=1).draw_indices(200_000)
+def test_dataset_input_stream(small):
+    src = DatasetInputs(small.train_pca).source(Config(N=64), 7)
+    chunked = np.concatenate([src.draw(3), src.draw(0), src.draw(5)])
+    whole = DatasetInputs(small.train_pca).source(Config(N=64), 7).draw(8)
+    np.testing.assert_array_equal(chunked, whole)  # independent of chunking
+    assert chunked.shape == (8, 64)
+    assert not np.array_equal(DatasetInputs(small.train_pca).source(Config(N=64), 8).draw(8), chunked)
+    idx = DatasetInputs(small.train_pca).source(Config(N=64), 1).indices(200_000)
     assert idx.min() == 0 and idx.max() == small.n_train - 1
 
 
 @pytest.mark.parametrize("activation", ["erf", "linear"])
-def test_simulate_on_inputs_matches_direct_recomputation(small, activation):
+def test_simulate_on_data_matches_direct_recomputation(small, activation):
     d = small
-    cfg = Config(N=64, K=2, M=2, eta=0.05, sigma_J=0.01, activation=activation)
+    cfg = Config(N=64, K=2, M=2, eta=0.05, sigma_J=0.01, activation=activation, spectrum=tuple(d.eigenvalues))
     alpha = np.array([1, 5, 20, 64, 150]) / 64
-    res = im.simulate_on_inputs(cfg, d, seeds=(0, 1), alpha=alpha, chunk=7)
-    assert res.theory.eps_g.shape == res.test.eps_g.shape == (2, 5)
-    assert res.theory.method != res.test.method
+    traj, test_err = simulate_on_data(cfg, d, alpha, seeds=(0, 1))
+    assert traj.eps_g.shape == test_err.shape == (2, 5)
     C = d.train_pca.T @ d.train_pca / d.n_train  # dense empirical covariance, PCA basis
     g = (lambda h: erf(h / math.sqrt(2))) if activation == "erf" else (lambda h: h)
     for s, seed in enumerate((0, 1)):
         J, B = init_weights(cfg, seed)
-        sampler = im.PatchInputs(d, seed)
+        src = DatasetInputs(d.train_pca).source(cfg, seed)
         done = 0
         for p, target in enumerate(np.round(alpha * 64).astype(int)):
-            run_given_inputs(J, B, sampler.draw(target - done), cfg)
+            X = src.draw(target - done)
+            J = simulate(cfg, [len(X) / 64], seeds=seed, inputs=GivenInputs(X), weights=(J, B),
+                         record_weights=True).info["J"][0, -1]
             done = target
             Q, R, T = J @ C @ J.T / 64, J @ C @ B.T / 64, B @ C @ B.T / 64
             theory = eps_g(Q, R, T, activation)
-            assert abs(res.theory.eps_g[s, p] - theory) <= 1e-9 * theory
+            assert abs(traj.eps_g[s, p] - theory) <= 1e-9 * theory
             Xt = d.test_pca
             test = 0.5 * np.mean((g(Xt @ J.T / 8).sum(1) - g(Xt @ B.T / 8).sum(1)) ** 2)
-            assert abs(res.test.eps_g[s, p] - test) <= 1e-10 * test
+            assert abs(test_err[s, p] - test) <= 1e-10 * test
             if activation == "linear":  # Gaussian value = exact mean over the training rows
                 Xs = d.train_pca
                 train = 0.5 * np.mean(((Xs @ (J - B).T).sum(1) / 8) ** 2)
-                assert abs(res.theory.eps_g[s, p] - train) <= 1e-9 * train
-    assert res.theory.mean[-1] < res.theory.mean[0]  # learning happens
+                assert abs(traj.eps_g[s, p] - train) <= 1e-9 * train
+    assert traj.mean()[-1] < traj.mean()[0]  # learning happens
 
 
-def test_simulate_on_inputs_validation(small):
-    with pytest.raises(ValueError, match="cfg.N"):
-        im.simulate_on_inputs(Config(N=128), small, alpha=[1.0])
+def test_simulate_on_data_validation(small):
+    spec = tuple(small.eigenvalues)
+    with pytest.raises(ValueError, match="config.N"):
+        simulate_on_data(Config(N=128), small, [1.0])
+    with pytest.raises(ValueError, match="spectrum"):
+        simulate_on_data(Config(N=64), small, [1.0])
     no_test = im.pca_dataset(small.patches[:500])
     with pytest.raises(ValueError, match="held-out"):
-        im.simulate_on_inputs(Config(N=64), no_test, alpha=[1.0])
+        simulate_on_data(Config(N=64, spectrum=tuple(no_test.eigenvalues)), no_test, [1.0])
     with pytest.raises(ValueError, match="increasing"):
-        im.simulate_on_inputs(Config(N=64), small, alpha=[2.0, 1.0])
+        simulate_on_data(Config(N=64, spectrum=spec), small, [2.0, 1.0])

@@ -1,4 +1,4 @@
-"""Linear activation, K = M = 1 (chapter "Linear activation", lib/twolayer/theory/linear.py).
+"""Linear activation, K = M = 1 (chapter "Linear activation", ``twolayer.theory.linear``).
 
 Exact solution against the generic block-ODE integrator and against online SGD, the small-eta
 closed form, the exact finite-N mean recursion, the largest stable learning rate, the reachable
@@ -10,13 +10,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from twolayer.config import Config
-from twolayer.data import coordinate_eigenvalues
-from twolayer.models import init_weights
-from twolayer.results import alpha_grid
-from twolayer.sgd import DivergenceError, simulate, simulate_seed
+from twolayer import Config, DivergenceError, alpha_grid, simulate, solve_ode
+from twolayer.analysis import fit_slope
+from twolayer.data import init_weights
+from twolayer.problem.spectrum import coordinate_eigenvalues
 from twolayer.theory import linear as lin
-from twolayer.theory.ode import integrate
+from twolayer.theory import spectral
 
 
 def lin_cfg(**kw):
@@ -31,8 +30,8 @@ def test_exact_solution_equals_block_ode():
     rtol = 1e-6 (measured deviation 2.7e-6; rtol = 1e-7 gives 3.3e-7 but takes 3x longer)."""
     cfg = lin_cfg()
     a = alpha_grid(1e3, 60, cfg.N, alpha_min=0.01)
-    ode = integrate(cfg, a, init="sampled", seed=0, rtol=1e-6).eps_g()
-    exact = lin.exact_curve(cfg, a, "sampled", seeds=[0]).mean
+    ode = solve_ode(cfg, a, seeds=0, rtol=1e-6).eps_g[0]
+    exact = lin.exact_curve(cfg, a, seeds=[0]).mean()
     ok = exact > 1e-10
     assert ok.sum() > 30
     dev = np.max(np.abs(np.log(ode[ok] / exact[ok])))
@@ -40,20 +39,30 @@ def test_exact_solution_equals_block_ode():
     assert dev < 1e-4
 
 
+def test_exact_overlaps_equal_block_ode():
+    """The closed form also gives Q, R, T; they match the block ODE's."""
+    cfg = lin_cfg(trainable=40)
+    a = alpha_grid(300, 30, cfg.N, alpha_min=0.1)
+    ode = solve_ode(cfg, a, seeds=0, rtol=1e-8)
+    ex = lin.exact_curve(cfg, a, seeds=[0])
+    for name in ("Q", "R", "T"):
+        np.testing.assert_allclose(getattr(ex, name), getattr(ode, name), rtol=1e-5, atol=1e-9)
+
+
 def test_small_eta_equals_exact_without_eta2():
-    cfg = lin_cfg(trainable=40, sigma_J=1.0).replace(eta2=False)
+    cfg = lin_cfg(trainable=40, sigma_J=1.0)
     a = np.geomspace(1e-3, 1e3, 50)
     for init in ("sampled", "mean"):
-        sm = lin.small_eta_curve(cfg, a, init, [3]).mean
-        ex = lin.exact_curve(cfg, a, init, [3]).mean
+        sm = lin.small_eta_curve(cfg, a, init=init, seeds=[3]).mean()
+        ex = lin.exact_curve(cfg, a, init=init, seeds=[3], eta2=False).mean()
         np.testing.assert_allclose(sm, ex, rtol=1e-10, atol=0)
 
 
 def test_exact_solution_at_alpha_zero_and_sampled_init():
     cfg = lin_cfg()
     J, B = init_weights(cfg, 5)
-    eps0 = 0.5 * np.sum(coordinate_eigenvalues(cfg.N, cfg.L, cfg.beta) * (J - B)[0] ** 2) / cfg.N
-    assert lin.exact_curve(cfg, np.array([0.0]), "sampled", [5]).mean[0] == pytest.approx(eps0, rel=1e-12)
+    eps0 = 0.5 * np.sum(coordinate_eigenvalues(cfg) * (J - B)[0] ** 2) / cfg.N
+    assert lin.exact_curve(cfg, np.array([0.0]), seeds=[5]).mean()[0] == pytest.approx(eps0, rel=1e-12)
 
 
 def test_ode_vs_sgd_fig2_right():
@@ -69,12 +78,12 @@ def test_ode_vs_sgd_fig2_right():
     cfg = Config(N=256, L=256, K=1, M=1, beta=0.75, eta=0.1, sigma_J=0.01, activation="linear")
     seeds = range(5)
     a = alpha_grid(1e4, 100, cfg.N)
-    sim = simulate(cfg, alpha=a, seeds=seeds)
-    th = lin.exact_curve(cfg, a, "sampled", seeds)
+    sim = simulate(cfg, a, seeds=seeds)
+    th = lin.exact_curve(cfg, a, seeds=seeds)
     sel = (a >= 100) & (a <= 1e4)
     d = np.abs(np.log(sim.eps_g[:, sel] / th.eps_g[:, sel]))
     per_seed_max = d.max(axis=1)
-    mean_curve = np.max(np.abs(np.log(sim.mean[sel] / th.mean[sel])))
+    mean_curve = np.max(np.abs(np.log(sim.mean()[sel] / th.mean()[sel])))
     rms = float(np.sqrt(np.mean(d**2)))
     print(f"per-seed max |d ln eps| = {np.round(per_seed_max, 3)}, seed mean {per_seed_max.mean():.3f}; "
           f"rms {rms:.3f}; seed-mean curve max {mean_curve:.3f}")
@@ -90,10 +99,10 @@ def test_finite_n_recursion_is_the_exact_sgd_mean():
     cfg = Config(N=16, L=16, K=1, M=1, beta=1.0, eta=0.6, sigma_J=1.0, activation="linear")
     a = np.array([1.0, 2.0, 4.0])
     J, B = init_weights(cfg, 0)
-    runs = np.array([simulate_seed(cfg, s, a, J=J, B=B)[0] for s in range(3000)])
+    runs = simulate(cfg, a, seeds=range(3000), weights=(J, B)).eps_g
     mean, sem = runs.mean(0), runs.std(0, ddof=1) / np.sqrt(len(runs))
-    fn = lin.finite_n_curve(cfg, a, "sampled", [0]).mean
-    ode = lin.exact_curve(cfg, a, "sampled", [0]).mean
+    fn = lin.finite_n_curve(cfg, a, seeds=[0]).mean()
+    ode = lin.exact_curve(cfg, a, seeds=[0]).mean()
     assert np.all(np.abs(mean - fn) < 4 * sem)
     # ... while the N -> infinity theory is off by far more than the noise here (eta lambda_+/N ~ 0.2)
     assert np.all(np.abs(mean - ode) > 4 * sem)
@@ -102,8 +111,8 @@ def test_finite_n_recursion_is_the_exact_sgd_mean():
 def test_finite_n_tends_to_ode_for_small_lambda_over_n():
     cfg = Config(N=8192, L=4, K=1, M=1, beta=1.0, eta=0.5, sigma_J=1.0, activation="linear")
     a = np.geomspace(0.1, 30, 20)
-    fn = lin.finite_n_curve(cfg, a, "mean").mean
-    ex = lin.exact_curve(cfg, a, "mean").mean
+    fn = lin.finite_n_curve(cfg, a, init="mean").mean()
+    ex = lin.exact_curve(cfg, a, init="mean").mean()
     assert np.max(np.abs(np.log(fn / ex))) < 5e-3
 
 
@@ -121,8 +130,8 @@ def test_sgd_diverges_just_above_eta_max():
     emax = lin.eta_max(cfg)
     a = alpha_grid(1000, 20, cfg.N, alpha_min=1)
     with pytest.raises(DivergenceError):
-        simulate_seed(cfg.replace(eta=1.05 * emax), 0, a)
-    eps, _, _ = simulate_seed(cfg.replace(eta=0.9 * emax), 0, a)
+        simulate(cfg.replace(eta=1.05 * emax), a, seeds=0)
+    eps = simulate(cfg.replace(eta=0.9 * emax), a, seeds=0).eps_g[0]
     assert np.all(np.isfinite(eps)) and eps[-1] < 1e-12
 
 
@@ -130,36 +139,36 @@ def test_reachable_error_closed_form_equals_long_run():
     cfg = lin_cfg(trainable=16, eta=0.5, sigma_J=1.0)
     for init, seed in (("mean", 0), ("sampled", 2)):
         closed = lin.reachable_error(cfg, init=init, seed=seed)
-        long_run = lin.exact_curve(cfg, np.array([1e5]), init, [seed]).mean[0]
+        long_run = lin.exact_curve(cfg, np.array([1e5]), init=init, seeds=[seed]).mean()[0]
         assert long_run == pytest.approx(closed, rel=1e-10)
     # and the generic block ODE reaches the same value (eta = 0.2 keeps it quick)
     c2 = cfg.replace(eta=0.2)
-    traj = integrate(c2, np.array([300.0, 600.0]), init="mean", rtol=1e-6)
-    assert traj.eps_g()[-1] == pytest.approx(lin.reachable_error(c2), rel=1e-5)
+    traj = solve_ode(c2, np.array([300.0, 600.0]), init="mean", rtol=1e-6)
+    assert traj.eps_g[0, -1] == pytest.approx(lin.reachable_error(c2), rel=1e-5)
     # without the eta^2 term the trained blocks reach zero: eps_inf = eps_frozen
-    assert lin.reachable_error(cfg.replace(eta2=False)) < closed
+    assert lin.reachable_error(cfg, eta2=False) < closed
     with pytest.raises(ValueError, match="eta"):
         lin.reachable_error(cfg.replace(eta=2.1))
 
 
 def test_continuum_formula_matches_sum_and_slopes():
-    cfg = Config(N=1024, L=1024, K=1, M=1, beta=0.5, eta=0.1, sigma_J=0.01, activation="linear",
-                 eta2=False)
+    cfg = Config(N=1024, L=1024, K=1, M=1, beta=0.5, eta=0.1, sigma_J=0.01, activation="linear")
     a1, aL = lin.powerlaw_window(cfg)
     a = np.geomspace(10 * a1, aL / 10, 40)
-    sm = lin.small_eta_curve(cfg, a, "mean").mean
+    sm = lin.small_eta_curve(cfg, a, init="mean").mean()
     co = lin.continuum_curve(cfg, a)
     assert np.max(np.abs(np.log(co / sm))) < 0.01  # discreteness of the sum is negligible
     ac = np.sqrt(a1 * aL)
-    assert lin.centre_slope(1024, 0.5) == pytest.approx(float(lin.continuum_local_slope(cfg, ac)), abs=1e-3)
+    slope_c = float(spectral.continuum_slope(cfg.L, cfg.beta, [ac], [2 * cfg.eta], [0.5])[0])
+    assert spectral.centre_slope(1024, 0.5) == pytest.approx(slope_c, abs=1e-3)
     # fitted exponent is steeper than -beta/(1+beta) by the cut-off correction; the gap closes with L
-    f1 = lin.fit_exponent(a, sm, a[0], a[-1])
-    assert f1 < -lin.powerlaw_exponent(0.5) - 0.05
+    f1 = fit_slope(a, sm)
+    assert f1 < -spectral.powerlaw_exponent(0.5) - 0.05
     big = cfg.replace(N=65536, L=65536)
     b1, bL = lin.powerlaw_window(big)
     ab = np.geomspace(10 * b1, bL / 10, 40)
-    f2 = lin.fit_exponent(ab, lin.small_eta_curve(big, ab, "mean").mean, ab[0], ab[-1])
-    assert f1 < f2 < -lin.powerlaw_exponent(0.5)
+    f2 = fit_slope(ab, lin.small_eta_curve(big, ab, init="mean").mean())
+    assert f1 < f2 < -spectral.powerlaw_exponent(0.5)
 
 
 def test_bad_input():
@@ -168,8 +177,8 @@ def test_bad_input():
     with pytest.raises(ValueError, match="K = M = 1"):
         lin.small_eta_curve(Config(N=8, L=8, K=2, M=1, activation="linear"), [1.0])
     with pytest.raises(ValueError, match="L must"):
-        lin.centre_slope(1, 0.5)
+        spectral.centre_slope(1, 0.5)
     with pytest.raises(ValueError, match="beta"):
-        lin.centre_slope(16, -1.0)
-    with pytest.raises(ValueError, match="fit window"):
-        lin.fit_exponent([1, 2, 3], [1, 1, 1], 10, 20)
+        spectral.centre_slope(16, -1.0)
+    with pytest.raises(ValueError, match="fit range"):
+        fit_slope([1, 2, 3], [1, 1, 1], (10, 20))
