@@ -276,10 +276,8 @@ def cmd_run(args) -> int:
     progress = _want_progress(args.progress)
     if args.method == "sgd":
         if args.backend == "torch":
-            # PyTorch is optional and slow to import: loaded only when asked for
-            from .engines.torch_backend import simulate_torch
-
-            traj = simulate_torch(cfg, alpha, seeds=seeds, device=args.device, progress=progress, budget=_budget(args))
+            traj = simulate(cfg, alpha, seeds=seeds, backend="torch", device=args.device, progress=progress,
+                            budget=_budget(args))
         else:
             traj = simulate(cfg, alpha, seeds=seeds, workers=args.workers, progress=progress, budget=_budget(args))
     else:

@@ -289,7 +289,8 @@ def _run_seed(config: Config, seed: int, steps: np.ndarray, spec, weights, recor
 # driver
 # ---------------------------------------------------------------------------------------------
 def simulate(config: Config, alpha, *, seeds=(0,), inputs=None, weights=None, workers: int | None = None,
-             progress=None, record_weights: bool = False, budget: Budget | None = None) -> Trajectory:
+             progress=None, record_weights: bool = False, budget: Budget | None = None,
+             backend: str = "numba", device=None, dtype: str = "float64") -> Trajectory:
     """Online SGD learning curves, one row per seed (book introduction, the SGD rule).
 
     Parameters
@@ -305,14 +306,31 @@ def simulate(config: Config, alpha, *, seeds=(0,), inputs=None, weights=None, wo
     record_weights : keep J at every grid point (``info["J"]``, shape (S, P, K, N)) and the
         teachers (``info["B"]``, (S, M, N))
     budget : memory/time limits (``twolayer.problem.resources.Budget``)
+    backend : ``"numba"`` (the compiled engine, default) or ``"torch"``: all seeds advance as one
+        batched tensor program (``engines.torch_backend.simulate_torch``; its random inputs come
+        from ``torch.Generator`` and differ from the compiled engine's)
+    device, dtype : torch backend only: device (default CUDA if available) and ``"float64"`` or
+        ``"float32"``
 
     Returns
     -------
-    Trajectory with method ``"sgd"``: eps_g (S, P) and Q, R, T (and v when the second layer is
+    Trajectory with method ``"sgd"`` (``"sgd-torch"`` for the torch backend): eps_g (S, P) and Q, R, T (and v when the second layer is
     trained) at every grid point.
 
     Raises ``DivergenceError`` (with the alpha where it happened) when a run blows up.
     """
+    if backend not in ("numba", "torch"):
+        raise ValueError(f"backend must be 'numba' or 'torch', got {backend!r}")
+    if backend == "torch":
+        if weights is not None or record_weights or workers is not None:
+            raise ValueError("weights, record_weights and workers apply to backend='numba' only")
+        # PyTorch is optional and slow to import: loaded only when asked for (same layer)
+        from .torch_backend import simulate_torch
+
+        return simulate_torch(config, alpha, seeds=seeds, inputs=inputs, device=device, dtype=dtype,
+                              progress=progress, budget=budget)
+    if device is not None or dtype != "float64":
+        raise ValueError("device and dtype apply to backend='torch' only")
     if not isinstance(config, Config):
         raise ValueError(f"config must be a Config, got {type(config).__name__}")
     alpha = check_alpha(alpha)
