@@ -50,6 +50,22 @@ run_step() {  # run_step <name> <cmd...>
     fi
 }
 
+# The package's layers (problem -> gaussian -> data -> engines | theory -> analysis -> experiments
+# -> io -> sweeps | plotting | report -> cli) are an import-linter contract in pyproject.toml.
+echo
+echo "=== test.sh: import layers: lint-imports"
+if command -v lint-imports >/dev/null; then
+    if lint-imports; then
+        total_pass=$((total_pass + 1))
+    else
+        failed_steps+=("lint-imports")
+        total_fail=$((total_fail + 1))
+    fi
+    ran_any=1
+else
+    failed_steps+=("lint-imports (not installed)")
+fi
+
 run_step unit-and-render "$PY" -m pytest tests
 
 shopt -s nullglob
