@@ -7,6 +7,19 @@ loaded in the browser (naturalWidth > 0) and is a valid PNG/SVG/JPEG on disk, no
 stderr output is shown.  Screenshots of the intro and the quickstart go to
 ``_build/screenshots/`` for humans.
 
+The book's conventions (``book/contributing.md``) are checked on the rendered page, in a
+1024 px wide window:
+
+* no raw cross-reference label (``eq-...``, ``fig-...``, ``chap-...``, ``sec-...``, or
+  "Eq. (" followed by a label) in the visible prose or in any cell output;
+* no ``nan`` token in a cell output;
+* no line of a cell's text output (``pre``) longer than 100 characters;
+* every figure has a non-empty caption, and every image in a cell output sits in a figure;
+* every display equation fits its column (MathJax container ``scrollWidth`` at most its
+  ``clientWidth`` plus a few pixels).
+
+``TWOLAYER_BOOK_ROOT`` points the test at another copy of the book (default: this repository).
+
 The main build (``scripts/build_book.sh``) reads ``chapters/*.md`` and executes them; this test
 builds from ``chapters/*.ipynb`` instead (a temporary copy of ``_config.yml`` with execution
 off and the .md chapters excluded), so it shows exactly the committed reference outputs.
@@ -15,6 +28,7 @@ off and the .md chapters excluded), so it shows exactly the committed reference 
 from __future__ import annotations
 
 import html
+import json
 import os
 import re
 import subprocess
@@ -27,18 +41,53 @@ import yaml
 
 from booktools import toc_files
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(os.environ.get("TWOLAYER_BOOK_ROOT") or Path(__file__).resolve().parents[1]).resolve()
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
 SCREENSHOTS = ROOT / "_build" / "screenshots"
 
 PROBE = """
 <script>
 window.addEventListener("load", function () {
+  function measure() {
+    // conventions of the book, measured in the laid-out page (results as JSON in #probe-result)
+    var out = {math: [], figures: [], bare_images: [], outputs: [], pre_lines: []};
+    document.querySelectorAll('mjx-container[display="true"]').forEach(function (c, i) {
+      if (c.scrollWidth > c.clientWidth + 4) {
+        var holder = c.closest("div.math, div.MathJax_Display, div");
+        var id = holder && holder.id ? holder.id : "display equation " + (i + 1);
+        out.math.push([id, c.scrollWidth, c.clientWidth]);
+      }
+    });
+    document.querySelectorAll("figure").forEach(function (f, i) {
+      var cap = f.querySelector("figcaption");
+      if (!cap || !cap.textContent.trim()) { out.figures.push(f.id || "figure " + (i + 1)); }
+    });
+    document.querySelectorAll(".cell_output img").forEach(function (im) {
+      if (!im.closest("figure")) { out.bare_images.push(im.getAttribute("src") || "?"); }
+    });
+    document.querySelectorAll(".cell_output").forEach(function (o) {
+      out.outputs.push(o.textContent);
+    });
+    document.querySelectorAll(".cell_output pre").forEach(function (pre) {
+      pre.textContent.split("\\n").forEach(function (line) {
+        if (line.length > __MAX_LINE__) { out.pre_lines.push(line); }
+      });
+    });
+    var res = document.createElement("pre");
+    res.id = "probe-result";
+    res.hidden = true;
+    res.textContent = JSON.stringify(out);
+    document.body.appendChild(res);
+  }
   function mark() {
     document.querySelectorAll("img").forEach(function (im) {
       im.setAttribute("data-probe-size", im.complete ? im.naturalWidth + "x" + im.naturalHeight : "incomplete");
     });
-    document.body.setAttribute("data-probe", "done");
+    var done = function () {
+      try { measure(); } catch (e) { document.body.setAttribute("data-probe-error", "measure: " + e); }
+      document.body.setAttribute("data-probe", "done");
+    };
+    if (document.fonts && document.fonts.ready) { document.fonts.ready.then(done, done); } else { done(); }
   }
   if (window.MathJax && MathJax.startup && MathJax.startup.promise) {
     MathJax.startup.promise.then(mark, function (e) { document.body.setAttribute("data-probe-error", String(e)); mark(); });
@@ -48,6 +97,21 @@ window.addEventListener("load", function () {
 });
 </script>
 """
+
+# the book's conventions (book/contributing.md)
+WINDOW = "--window-size=1024,900"
+MAX_LINE = 100
+RAW_LABEL = re.compile(r"(?<![\w/#.:-])(?:eq|fig|chap|sec)-[a-z][\w-]*")
+RAW_EQ = re.compile(r"\bEqs?\.\s*\(\s*[A-Za-z][\w.:]*-[\w.:-]*\s*\)")
+NAN = re.compile(r"(?<![\w.])[-+]?nan(?!\w)", re.IGNORECASE)
+
+
+def _raw_labels(text: str) -> list[str]:
+    return sorted({m.group(0) for rx in (RAW_LABEL, RAW_EQ) for m in rx.finditer(text)})
+
+
+def _short(text: str, n: int = 120) -> str:
+    return text if len(text) <= n else text[: n - 3] + "..."
 
 
 def _jupyter_book() -> list[str]:
@@ -76,8 +140,16 @@ def built_book(tmp_path_factory):
     if not Path(CHROMIUM).is_file():
         pytest.fail(f"{CHROMIUM} not found (apt-get install -y chromium, or set CHROMIUM)")
     out = tmp_path_factory.mktemp("book")
+    missing = [p for p in PAGES if p.startswith("chapters/") and not (ROOT / f"{p}.ipynb").is_file()]
+    if missing:
+        pytest.fail("no reference notebook for " + ", ".join(missing)
+                    + ": record it with `python scripts/record_notebooks.py <chapter>.md`")
     cfg = yaml.safe_load((ROOT / "_config.yml").read_text())
     cfg.setdefault("execute", {})["execute_notebooks"] = "off"
+    # the config file moves to a temporary directory: local extension paths must not
+    local = (cfg.get("sphinx") or {}).get("local_extensions") or {}
+    for name, path in local.items():
+        local[name] = str((ROOT / path).resolve())
     excl = [p for p in cfg.get("exclude_patterns", []) if p != "chapters/*.ipynb"]
     cfg["exclude_patterns"] = excl + ["chapters/*.md"]
     conf = out / "_config.yml"
@@ -149,14 +221,15 @@ def test_page_renders(built_book, page, tmp_path):
 
     # a probed copy next to the page (relative links keep working)
     probe = page_html.with_name(f"_probe_{page_html.name}")
-    probe.write_text(static.replace("</body>", PROBE + "</body>"), encoding="utf-8")
-    res = _chromium(["--dump-dom", probe.as_uri()], tmp_path / "chromium")
+    probe.write_text(static.replace("</body>", PROBE.replace("__MAX_LINE__", str(MAX_LINE)) + "</body>"),
+                     encoding="utf-8")
+    res = _chromium([WINDOW, "--dump-dom", probe.as_uri()], tmp_path / "chromium")
     dom = res.stdout
     assert 'data-probe="done"' in dom, (
         f"{page}: page did not finish loading\n" + res.stderr[-2000:]
     )
     err = re.search(r'data-probe-error="[^"]*"', dom)
-    assert err is None, f"{page}: MathJax startup failed: {err.group(0) if err else ''}"
+    assert err is None, f"{page}: MathJax startup or the probe failed: {err.group(0) if err else ''}"
 
     # no cell errors / tracebacks / stderr shown
     # (matched as class attributes of output blocks, so that prose such as "the output error"
@@ -170,9 +243,13 @@ def test_page_renders(built_book, page, tmp_path):
     if has_math:
         assert "<mjx-container" in dom, f"{page}: math present but not typeset by MathJax"
         assert "<mjx-merror" not in dom and "data-mjx-error=" not in dom, f"{page}: MathJax error"
-    assert re.search(r'<script[^>]+src="[^"]*_static/mathjax/tex-chtml\.js"', static), (
-        f"{page}: MathJax is not loaded from the local _static/mathjax"
-    )
+    # (Sphinx adds MathJax only to pages with math; it must never come from the network)
+    if has_math:
+        assert re.search(r'<script[^>]+src="[^"]*_static/mathjax/tex-chtml\.js"', static), (
+            f"{page}: MathJax is not loaded from the local _static/mathjax"
+        )
+    remote = re.search(r'<script[^>]+src="(?:https?:)?//[^"]*mathjax[^"]*"', static, re.IGNORECASE)
+    assert remote is None, f"{page}: MathJax loaded from the network: {remote.group(0) if remote else ''}"
     parser = _Text()
     parser.feed(dom)
     text = html.unescape("".join(parser.text))
@@ -180,6 +257,35 @@ def test_page_renders(built_book, page, tmp_path):
         assert raw not in text, f"{page}: raw math delimiter {raw!r} left in the text"
     single = re.search(r"\$[^$\n]{1,200}\$", text)
     assert single is None, f"{page}: untypeset $...$ math: {single.group(0)!r}"
+
+    # the book's conventions, measured by the probe in the laid-out page
+    m = re.search(r'<pre[^>]*id="probe-result"[^>]*>(.*?)</pre>', dom, re.S)
+    assert m is not None, f"{page}: the probe wrote no result"
+    probe_result = json.loads(html.unescape(m.group(1)))
+    problems = []
+    raw = _raw_labels(text)
+    if raw:
+        problems.append(f"raw cross-reference labels in the text (use {{eq}}, {{ref}}, {{numref}}): {raw}")
+    outputs = probe_result["outputs"]
+    raw = sorted({lab for o in outputs for lab in _raw_labels(o)})
+    if raw:
+        problems.append(f"raw labels printed in cell outputs (name the equation in words): {raw}")
+    nans = [_short(o[max(0, x.start() - 50):x.end() + 50].strip()) for o in outputs for x in NAN.finditer(o)]
+    if nans:
+        problems.append(f"'nan' printed in cell outputs (say what happened instead): {nans[:5]}")
+    wide = probe_result["pre_lines"]
+    if wide:
+        problems.append(f"{len(wide)} output line(s) longer than {MAX_LINE} characters, e.g. "
+                        f"{_short(wide[0], 140)!r} ({len(wide[0])} characters)")
+    if probe_result["figures"]:
+        problems.append(f"figures without a caption: {probe_result['figures']}")
+    if probe_result["bare_images"]:
+        problems.append("images in cell outputs outside a figure (add mystnb figure metadata with a "
+                        f"caption): {probe_result['bare_images'][:5]}")
+    if probe_result["math"]:
+        problems.append("display equations wider than their column in a 1024 px window "
+                        f"([id, scrollWidth, clientWidth]): {probe_result['math'][:5]}")
+    assert not problems, f"{page}: " + "\n  ".join(problems)
 
     # images: loaded in the browser and valid on disk
     for img in parser.imgs:

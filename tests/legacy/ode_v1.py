@@ -1,6 +1,6 @@
 """The block-ODE integrator of version 0.1 (session 1), frozen as a reference.
 
-``tests/test_ode_v2.py`` holds the new compiled, group-last integrator of ``twolayer.theory.ode``
+``tests/test_theory_v2.py`` holds the new compiled, group-last integrator of ``twolayer.theory.ode``
 against this implementation (the same ETD2RK + Richardson scheme written with NumPy per step) on
 every ODE setting the chapters use.  Only the imports are adapted to the current package
 (``Config``, ``groups``, the NumPy Gaussian averages, the sampled initial overlaps); the

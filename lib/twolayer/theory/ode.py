@@ -49,6 +49,11 @@ __all__ = ["BlockState", "initial_overlaps", "rhs", "solve_ode"]
 
 #: A run whose overlaps exceed this factor times their initial size is reported as diverged.
 GROWTH = 1e6
+#: Largest overlap entry accepted at the start, and the absolute ceiling of a run: beyond ~1e7 the
+#: closed-form four-point erf averages lose all digits (terms of size Q^3 cancel to a result of
+#: size 1/Q), so larger overlaps are bad input (at the start) or a divergence (during a run).
+OVERLAP_MAX = 1e6
+OVERLAP_CEILING = 1e7
 
 
 class BlockState:
@@ -71,8 +76,8 @@ class BlockState:
             arrs.append(a)
         q, r, t, v = arrs
         for name, a in (("q0", q), ("r0", r), ("t0", t)):
-            if a.size and np.abs(a).max() > 1e12:
-                raise ValueError(f"{name} must have entries of size <= 1e12, got {np.abs(a).max():.3g}")
+            if a.size and np.abs(a).max() > OVERLAP_MAX:
+                raise ValueError(f"{name} must have entries of size <= {OVERLAP_MAX:.0e}, got {np.abs(a).max():.3g}")
         big = max(np.abs(q).max(initial=0.0), np.abs(r).max(initial=0.0), np.abs(t).max(initial=0.0))
         for name, a in (("q0", q), ("t0", t)):
             if not np.allclose(a, np.swapaxes(a, -1, -2), rtol=1e-10, atol=1e-14 * max(1.0, big)):
@@ -223,7 +228,7 @@ class _Integrator:
         Qs, Rs, vs = np.empty((P, K, K)), np.empty((P, K, M)), np.empty((P, K))
         qs = np.empty((P,) + q.shape) if keep_blocks else None
         rs = np.empty((P,) + r.shape) if keep_blocks else None
-        limit = GROWTH * max(1.0, kn.max_abs(q, r), np.abs(self.t).max(initial=0.0))
+        limit = min(OVERLAP_CEILING, GROWTH * max(1.0, kn.max_abs(q, r), np.abs(self.t).max(initial=0.0)))
         vlimit = GROWTH * max(1.0, np.abs(v).max(initial=0.0))
         s_max = float(np.max(self.s)) if self.s.size else 0.0
         h = min(1e-2 / max(s_max, 1e-300), self.h_max)
@@ -253,8 +258,8 @@ class _Integrator:
                     n_steps += 1
                     if not (kn.max_abs(q, r) <= limit and np.max(np.abs(v), initial=0.0) <= vlimit):
                         raise DivergenceError(
-                            f"ODE: the order parameters diverged by alpha = {a:.4g} (grew more than "
-                            f"{GROWTH:g}-fold); eta = {self.config.eta:g} is too large for this setting", alpha=a)
+                            f"ODE: the order parameters diverged by alpha = {a:.4g} (grew beyond "
+                            f"{limit:.3g}); eta = {self.config.eta:g} is too large for this setting", alpha=a)
                     c0 = self.coefficients(q, r, v)
                     if not all(np.all(np.isfinite(x)) for x in c0):
                         raise DivergenceError(f"ODE: non-finite coefficients at alpha = {a:.4g}", alpha=a)

@@ -1,0 +1,264 @@
+"""Parameter sweeps on Dask with a resumable store (``twolayer.sweep``, ``lib/twolayer/sweeps.py``).
+
+Tiny configurations (N = 32, alpha <= 5) so that every test takes seconds; most of the time is
+the start of Dask worker processes.  Results are bit-identical whatever the executor: serial in
+this process, a ``LocalCluster`` of two worker processes, the CLI, or a scheduler and two workers
+started by hand with ``dask scheduler`` / ``dask worker``.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+
+pytest.importorskip("dask.distributed")
+
+from twolayer import Config, cli, make_grid, sweep  # noqa: E402
+from twolayer.sweeps import grid_from_strings  # noqa: E402
+
+BASE = Config(N=32, L=4, sigma_J=0.1)
+KW = dict(seeds=(0, 1), alpha_max=5.0, points=6)
+
+
+def _grid():
+    return make_grid(BASE, K=[1, 2], eta=[0.1, 0.3])  # 4 configurations x 2 seeds x 2 methods = 16 tasks
+
+
+def _files(store):
+    return {p.name: (p.read_bytes(), p.stat().st_mtime_ns) for p in sorted((store / "tasks").iterdir())}
+
+
+def _same_trajectories(a, b):
+    assert set(a.trajectories) == set(b.trajectories)
+    for k, ta in a.trajectories.items():
+        tb = b.trajectories[k]
+        for name in ("alpha", "eps_g", "Q", "R", "T"):
+            assert np.array_equal(getattr(ta, name), getattr(tb, name)), (k, name)
+
+
+@pytest.fixture(scope="module")
+def serial(tmp_path_factory):
+    store = tmp_path_factory.mktemp("serial")
+    res = sweep(_grid(), method=("sgd", "ode"), store=store, scheduler="synchronous", **KW)
+    assert res.n_tasks == 16 and res.n_computed == 16 and res.n_cached == 0
+    return res
+
+
+@pytest.fixture(scope="module")
+def client():
+    from dask.distributed import Client, LocalCluster
+
+    cluster = LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0")
+    c = Client(cluster)
+    try:
+        yield c
+    finally:
+        c.close()
+        cluster.close()
+
+
+# --------------------------------------------------------------------------------------------
+# executors give the same bits
+# --------------------------------------------------------------------------------------------
+def test_local_cluster_equals_serial_bit_for_bit(serial, client, tmp_path):
+    res = sweep(_grid(), method=("sgd", "ode"), store=tmp_path, scheduler=client, **KW)
+    assert res.n_computed == 16
+    assert len(client.scheduler_info()["workers"]) == 2
+    _same_trajectories(res, serial)
+    assert (tmp_path / "results.csv").read_bytes() == serial.table_path.read_bytes()
+    # results.csv: one row per configuration, seed, method and alpha point
+    lines = serial.table_path.read_text().splitlines()
+    assert lines[0].startswith("N,L,K,M,beta,eta,") and lines[0].endswith(",method,seed,alpha,eps_g")
+    n_alpha = len(serial.tasks[0].alpha)
+    assert len(lines) == 1 + 16 * n_alpha
+    # the per-configuration view stacks the seeds
+    tr = res.trajectory(_grid()[3], method="ode")
+    assert tr.eps_g.shape == (2, n_alpha) and np.all(np.isfinite(tr.eps_g)) and np.all(tr.eps_g >= 0)
+
+
+# --------------------------------------------------------------------------------------------
+# the store resumes
+# --------------------------------------------------------------------------------------------
+def test_store_recomputes_only_the_missing_task(serial, client, tmp_path):
+    res = sweep(_grid(), method="sgd", store=tmp_path, scheduler="synchronous", **KW)
+    assert res.n_computed == 8
+    table = (tmp_path / "results.csv").read_bytes()
+    before = _files(tmp_path)
+    victim = sorted(before)[3]
+    (tmp_path / "tasks" / victim).unlink()
+    again = sweep(_grid(), method="sgd", store=tmp_path, scheduler=client, **KW)  # another executor
+    assert (again.n_computed, again.n_cached) == (1, 7)
+    after = _files(tmp_path)
+    assert sorted(after) == sorted(before)
+    for name in before:
+        if name != victim:
+            assert after[name] == before[name], name  # untouched: same bytes, same mtime
+    assert (tmp_path / "results.csv").read_bytes() == table
+    _same_trajectories(again, res)
+
+
+def test_complete_store_changes_no_task_file(tmp_path):
+    res = sweep(_grid(), method="ode", store=tmp_path, scheduler="synchronous", **KW)
+    assert res.n_computed == 8
+    table = (tmp_path / "results.csv").read_bytes()
+    before = _files(tmp_path)
+    time.sleep(0.02)  # a rewrite would show in the nanosecond mtimes
+    again = sweep(_grid(), method="ode", store=tmp_path, scheduler="synchronous", **KW)
+    assert (again.n_computed, again.n_cached) == (0, 8)
+    assert _files(tmp_path) == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["results.csv", "tasks"]  # no temporary files
+    assert (tmp_path / "results.csv").read_bytes() == table
+    _same_trajectories(again, res)
+
+
+def test_changed_settings_are_new_tasks(tmp_path):
+    sweep(BASE, method="ode", store=tmp_path, scheduler="synchronous", **KW)
+    res = sweep(BASE, method="ode", store=tmp_path, scheduler="synchronous", rtol=1e-5, **KW)
+    assert res.n_computed == 2  # the key includes the solver settings
+    assert len(list((tmp_path / "tasks").iterdir())) == 4
+
+
+# --------------------------------------------------------------------------------------------
+# bad input: one-line ValueError naming the parameter
+# --------------------------------------------------------------------------------------------
+BAD = [
+    (lambda: make_grid(BASE, K=[2, 0]), "K must be"),
+    (lambda: make_grid(BASE, eta=[0.1, -1.0]), "eta must be"),
+    (lambda: make_grid(BASE, activation=["erf", "softplus"]), "activation"),
+    (lambda: make_grid(BASE, L=[4, 3]), "L must divide N"),
+    (lambda: make_grid(BASE, bogus=[1]), "unknown grid parameter"),
+    (lambda: make_grid(BASE, K=[]), "grid parameter K has no values"),
+    (lambda: grid_from_strings({"K": "2,x"}), "--K values must be integers"),
+    (lambda: grid_from_strings({"eta": "0.1,abc"}), "--eta values must be numbers"),
+    (lambda: grid_from_strings({"beta": ","}), "--beta: no value"),
+    (lambda: sweep([BASE, "x"], scheduler="synchronous"), "grid must be"),
+    (lambda: sweep([BASE, BASE], scheduler="synchronous"), "same configuration twice"),
+    (lambda: sweep(BASE, method="mc", scheduler="synchronous"), "method"),
+    (lambda: sweep(BASE, seeds=[-1], scheduler="synchronous"), "seeds"),
+    (lambda: sweep(BASE, rtol=5.0, method="ode", scheduler="synchronous"), "rtol"),
+    (lambda: sweep(BASE, scheduler=3), "scheduler"),
+]
+
+
+@pytest.mark.parametrize("call,expect", BAD, ids=[f"{i}-{e}" for i, (_, e) in enumerate(BAD)])
+def test_bad_grid_values_are_one_line_value_errors(call, expect, tmp_path):
+    with pytest.raises(ValueError) as exc:
+        call()
+    msg = str(exc.value)
+    assert expect in msg and "\n" not in msg, msg
+
+
+# --------------------------------------------------------------------------------------------
+# the CLI
+# --------------------------------------------------------------------------------------------
+def _cli(capsys, *args):
+    code = cli.main(list(args))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_cli_sweep_with_comma_separated_values(serial, client, tmp_path, capsys):
+    store = tmp_path / "cli"
+    args = ["sweep", "--method", "sgd", "--N", "32", "--L", "4", "--sigma-J", "0.1", "--K", "1,2", "--eta", "0.1, 0.3",
+            "--seeds", "2", "--alpha-max", "5", "--points", "6", "--store", str(store)]
+    code, out, err = _cli(capsys, *args, "--scheduler", client.scheduler.address)
+    assert code == 0, err
+    assert out.strip() == f"sweep: 8 tasks (8 computed, 0 from the store), table {store / 'results.csv'}"
+    lib = sweep(_grid(), method="sgd", store=tmp_path / "lib", scheduler="synchronous", **KW)
+    assert (store / "results.csv").read_bytes() == lib.table_path.read_bytes()
+    # rerun without --scheduler (a local cluster of its own would start): nothing to compute
+    code, out, err = _cli(capsys, *args, "--workers", "1")
+    assert code == 0 and "(0 computed, 8 from the store)" in out
+    # a bad value in a list: exit 2, one line, no store made
+    code, out, err = _cli(capsys, "sweep", "--K", "2,0", "--N", "32", "--store", str(tmp_path / "bad"))
+    assert code == 2 and out == "" and err.count("\n") == 1 and "K must be" in err
+    assert not (tmp_path / "bad").exists()
+    code, _, err = _cli(capsys, "sweep", "--eta", "0.1,x", "--store", str(tmp_path / "bad"))
+    assert code == 2 and "--eta values must be numbers" in err and err.count("\n") == 1
+
+
+# --------------------------------------------------------------------------------------------
+# a real scheduler and two workers started by hand
+# --------------------------------------------------------------------------------------------
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _dask_cmd(*args):
+    exe = os.path.join(os.path.dirname(sys.executable), "dask")
+    return [exe, *args] if os.path.exists(exe) else [sys.executable, "-m", "distributed.cli.dask_" + args[0], *args[1:]]
+
+
+@pytest.fixture
+def hand_cluster(tmp_path):
+    env = dict(os.environ, OPENBLAS_NUM_THREADS="1", PYTHONUNBUFFERED="1")
+    env.pop("CI", None)
+    procs = []
+    logs = []
+    try:
+        port = _free_port()
+        address = f"tcp://127.0.0.1:{port}"
+
+        def start(name, *args):
+            log = open(tmp_path / f"{name}.log", "w")
+            logs.append(log)
+            procs.append(subprocess.Popen(_dask_cmd(*args), stdout=log, stderr=subprocess.STDOUT, env=env,
+                                          cwd=tmp_path, start_new_session=True))
+
+        start("scheduler", "scheduler", "--host", "127.0.0.1", "--port", str(port), "--no-dashboard",
+              "--idle-timeout", "300")
+        for i in range(2):
+            start(f"worker{i}", "worker", address, "--host", "127.0.0.1", "--nthreads", "1", "--nanny",
+                  "--no-dashboard", "--death-timeout", "60", "--local-directory", str(tmp_path / f"w{i}"),
+                  "--name", f"hand-{i}")
+        from dask.distributed import Client
+
+        deadline = time.monotonic() + 60
+        while True:  # the scheduler's port opens after its imports
+            try:
+                with socket.create_connection(("127.0.0.1", port), timeout=1):
+                    break
+            except OSError:
+                if time.monotonic() > deadline or procs[0].poll() is not None:
+                    raise RuntimeError("dask scheduler did not start: " + (tmp_path / "scheduler.log").read_text())
+                time.sleep(0.2)
+        with Client(address, timeout="30s") as c:
+            c.wait_for_workers(2, timeout=90)
+        yield address
+    finally:
+        for p in reversed(procs):  # workers first, then the scheduler: only the processes started here
+            if p.poll() is None:
+                p.terminate()
+        for p in reversed(procs):
+            try:  # a closed worker sometimes lingers for seconds after "End worker": not waited for
+                p.wait(timeout=3)
+            except subprocess.TimeoutExpired:
+                p.kill()
+                p.wait(timeout=5)
+            try:  # a nanny's worker process, should it outlive its nanny (same new session)
+                os.killpg(p.pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
+        for log in logs:
+            log.close()
+
+
+def test_hand_started_scheduler_equals_local_run(serial, hand_cluster, tmp_path):
+    from dask.distributed import Client
+
+    res = sweep(_grid(), method=("sgd", "ode"), store=tmp_path / "s", scheduler=hand_cluster, **KW)
+    assert res.n_computed == 16
+    assert res.table_path.read_bytes() == serial.table_path.read_bytes()
+    _same_trajectories(res, serial)
+    with Client(hand_cluster, timeout="30s") as c:  # both hand-started workers served the sweep
+        workers = c.scheduler_info()["workers"]
+        assert sorted(w["name"] for w in workers.values()) == ["hand-0", "hand-1"]
