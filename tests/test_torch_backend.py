@@ -121,3 +121,19 @@ def test_cli_backend_torch(tmp_path, capsys):
     ref = simulate_torch(Config(N=64), alpha_grid(5, 8, 64), seeds=[0, 1], device="cpu")
     data = np.loadtxt(path, delimiter=",", skiprows=1)
     np.testing.assert_array_equal(data[:, 1], ref.mean())
+
+
+def test_public_simulate_dispatches_to_the_torch_backend():
+    """``simulate(..., backend="torch")`` is ``simulate_torch`` (same seeds, same digits), and
+    options of the other engine are refused with a ValueError naming them."""
+    cfg = Config(N=32, L=4, K=2, M=2, beta=1.0, eta=0.1, sigma_J=0.01)
+    a = alpha_grid(3.0, 6, cfg.N)
+    via_public = simulate(cfg, a, seeds=(0, 1), backend="torch")
+    direct = simulate_torch(cfg, a, seeds=(0, 1))
+    np.testing.assert_array_equal(via_public.eps_g, direct.eps_g)
+    with pytest.raises(ValueError, match="backend"):
+        simulate(cfg, a, seeds=0, backend="jax")
+    with pytest.raises(ValueError, match="workers"):
+        simulate(cfg, a, seeds=0, backend="torch", workers=2)
+    with pytest.raises(ValueError, match="device"):
+        simulate(cfg, a, seeds=0, device="cpu")
