@@ -5,22 +5,24 @@ Setting: N = 1024, K = M = 2, erf, sum readout, beta = 1, eta = 0.1, sigma_J = 0
 for L = 1 and L = N = 1024.  For each L the script times, in interleaved rounds (one block of
 each kind per round, so that a change in machine load hits all of them alike):
 
-  t_step     one SGD step of the engine, ``twolayer.sgd.simulate_seed`` (input draw included)
+  t_step     one SGD step of the compiled engine, ``twolayer.simulate(cfg, [n/N], seeds=0,
+             weights=(J0, B0), workers=1)`` (input draw from ``twolayer.data.rng`` included)
   t_rng      one call ``rng.standard_normal(N)`` of NumPy's default generator
   t_rng_bulk one row of N normals drawn in bulk, ``rng.standard_normal(out=(1000, N))`` (info)
   t_torch    one step of a plain per-step PyTorch loop (float64, 1 thread, autograd)
-  t_ref      one ``twolayer.sgd.reference_step`` on a pre-drawn input
+  t_ref      one ``twolayer.engines.reference_step(J, B, x, cfg)`` on a pre-drawn input
   t_ref_loop one NumPy SGD step: ``rng.standard_normal(N) * sqrt_lam`` + ``reference_step``
 
 Every timing is the median over rounds of (block wall time / block steps); every ratio is the
 median over rounds of the ratio within a round.  Process CPU time is recorded alongside and the
 same ratios are also printed from it (they do not see other jobs competing for the cores).  Then
-multi-seed throughput: wall time of ``simulate(cfg, seeds=range(4), workers=1)`` against
+multi-seed throughput: wall time of ``simulate(cfg, alpha, seeds=range(4), workers=1)`` against
 ``workers=2``, with the CPU time / wall time of the two-worker run (about 2 when both cores
 were free, about 1 when another job held one of them).
 
 Correctness checks (these, not the timings, set the exit status):
-  * exact:        the torch loop fed the engine's own inputs (``InputStream.draw``) from the same
+  * exact:        the torch loop fed the engine's own inputs
+                  (``GaussianInputs().source(cfg, 0).draw``) from the same
                   initial weights ends at the engine's J up to round-off;
   * statistical:  the torch loop with its own ``torch.randn`` inputs gives eps_g(alpha) inside the
                   spread of an ensemble of engine runs with the same initial weights and other
@@ -28,6 +30,11 @@ Correctness checks (these, not the timings, set the exit status):
   * determinism:  ``simulate`` returns identical curves with workers=1 and workers=2.
 
 No timing is asserted: targets (t_step / t_rng <= 0.5, t_torch / t_step >= 20) are reported.
+
+Ported to the Core v2 API (twolayer 0.2): ``twolayer.sgd.simulate_seed`` -> ``twolayer.simulate``
+with ``weights=(J0, B0)`` (the seed then drives only the inputs) and ``record_weights`` for the
+final J; ``InputStream`` -> ``twolayer.data.GaussianInputs().source(cfg, seed)``;
+``models.weights_eps_g`` -> ``data.overlaps`` + ``twolayer.eps_g``.
 
     python benchmarks/bench_sgd.py [--quick] [--json out.json]
 """
@@ -48,16 +55,17 @@ import time
 import numpy as np
 
 try:
-    import twolayer  # noqa: F401
+    import twolayer
 except ImportError:  # not installed: use the source tree
     sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+    import twolayer
 
 import numba
 
-from twolayer.config import Config
-from twolayer.data import coordinate_eigenvalues
-from twolayer.models import init_weights, weights_eps_g
-from twolayer.sgd import InputStream, reference_step, simulate, simulate_seed
+from twolayer import Config, alpha_grid, eps_g, simulate
+from twolayer.data import GaussianInputs, init_weights, overlaps
+from twolayer.engines import reference_step
+from twolayer.problem.spectrum import coordinate_eigenvalues
 
 try:
     import torch
@@ -87,6 +95,22 @@ Z_TOL = 4.0
 REL_TOL = 0.03
 CONTROL_ETA = 1.5
 EXACT_TOL = 1e-9
+
+
+# ---------------------------------------------------------------------------------------------
+# v2 equivalents of the v1 helpers
+# ---------------------------------------------------------------------------------------------
+def simulate_seed(cfg, seed, alpha, J0, B0, record=False):
+    """One compiled-engine run from the weights (J0, B0), inputs of ``seed``, on one thread:
+    (eps_g on the grid, final J or None)."""
+    tr = simulate(cfg, alpha, seeds=seed, weights=(J0, B0), workers=1, record_weights=record)
+    return tr.eps_g[0], (tr.info["J"][0, -1] if record else None)
+
+
+def weights_eps_g(J, B, cfg):
+    """eps_g of the weights (J, B), exact from their overlaps."""
+    Q, R, T = overlaps(J, B, coordinate_eigenvalues(cfg))
+    return float(eps_g(Q, R, T, cfg, cfg.student_weights, cfg.teacher_weights))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -128,7 +152,7 @@ def time_ref(cfg, J0, B0, X):
 
     def run():
         for x in X:
-            reference_step(J, B0, x, cfg.eta, cfg.activation, cfg.a_student, cfg.a_teacher, cfg.n_trainable)
+            reference_step(J, B0, x, cfg)
 
     return _clock(run, len(X))
 
@@ -140,7 +164,7 @@ def time_ref_loop(cfg, J0, B0, rng, sqrt_lam, n):
     def run():
         for _ in range(n):
             x = rng.standard_normal(N) * sqrt_lam
-            reference_step(J, B0, x, cfg.eta, cfg.activation, cfg.a_student, cfg.a_teacher, cfg.n_trainable)
+            reference_step(J, B0, x, cfg)
 
     return _clock(run, n)
 
@@ -187,8 +211,8 @@ def time_torch(cfg, J0, B0, sqrt_lam_t, n):
 # ---------------------------------------------------------------------------------------------
 def exact_check(cfg, J0, B0, n_steps):
     """Torch loop on the engine's own inputs vs the engine: relative max |J_torch - J_engine|."""
-    X = InputStream(cfg, 0).draw(n_steps)
-    _, J_eng, _ = simulate_seed(cfg, 0, np.array([n_steps / cfg.N]), J0, B0)
+    X = GaussianInputs().source(cfg, 0).draw(n_steps)
+    _, J_eng = simulate_seed(cfg, 0, np.array([n_steps / cfg.N]), J0, B0, record=True)
     J, B = torch_weights(J0, B0)
     torch_sgd(J, B, None, cfg.eta, n_steps, X=torch.from_numpy(X))
     J_t = J.detach().numpy()
@@ -209,7 +233,7 @@ def statistical_check(cfg, J0, B0, alpha, n_seeds, sqrt_lam_t, torch_seed=12345)
     """eps_g of the torch loop (own random inputs) vs an ensemble of engine runs (input seeds
     1..n_seeds), all from the same initial weights (J0, B0)."""
     alpha = np.asarray(alpha, dtype=float)
-    ens = np.array([simulate_seed(cfg, s, alpha, J0, B0)[0] for s in range(1, n_seeds + 1)])
+    ens = simulate(cfg, alpha, seeds=range(1, n_seeds + 1), weights=(J0, B0)).eps_g  # (seeds, points)
     mean, std = ens.mean(0), ens.std(0, ddof=1)
     torch.manual_seed(torch_seed)
     J, B = torch_weights(J0, B0)
@@ -240,7 +264,7 @@ def statistical_check(cfg, J0, B0, alpha, n_seeds, sqrt_lam_t, torch_seed=12345)
 def bench_L(L, p, log):
     cfg = Config(N=1024, L=L, K=2, M=2, beta=1.0, eta=0.1, sigma_J=0.01, activation="erf", readout="sum")
     J0, B0 = init_weights(cfg, 0)
-    sqrt_lam = np.sqrt(coordinate_eigenvalues(cfg.N, cfg.L, cfg.beta))
+    sqrt_lam = np.sqrt(coordinate_eigenvalues(cfg))
     rng = np.random.default_rng(0)
     X_ref = rng.standard_normal((p["ref_steps"], cfg.N)) * sqrt_lam
     have_torch = torch is not None
@@ -294,12 +318,13 @@ def bench_L(L, p, log):
     multi = {"workers1": [], "workers2": []}
     cpu = {"workers1": [], "workers2": []}  # process CPU time / wall time: ~2 if both cores worked
     curves = {}
-    simulate(cfg, alpha_max=1.0, points=4, seeds=range(2), workers=2)  # warm-up
+    simulate(cfg, alpha_grid(1.0, 4, cfg.N), seeds=range(2), workers=2)  # warm-up
+    multi_grid = alpha_grid(p["multi_alpha"], 10, cfg.N)
     for r in range(p["multi_rounds"]):
         for w in ((1, 2) if r % 2 == 0 else (2, 1)):
             gc.collect()
             c0, t0 = time.process_time(), time.perf_counter()
-            lc = simulate(cfg, alpha_max=p["multi_alpha"], points=10, seeds=range(N_MULTI_SEEDS), workers=w)
+            lc = simulate(cfg, multi_grid, seeds=range(N_MULTI_SEEDS), workers=w)
             wall = time.perf_counter() - t0
             multi[f"workers{w}"].append(wall)
             cpu[f"workers{w}"].append((time.process_time() - c0) / wall)
@@ -354,6 +379,7 @@ def machine_info():
     return {
         "cpu": cpu, "cores": os.cpu_count(), "platform": platform.platform(),
         "python": platform.python_version(), "numpy": np.__version__, "numba": numba.__version__,
+        "twolayer": twolayer.__version__,
         "torch": torch.__version__ if torch is not None else None,
         "torch_threads": torch.get_num_threads() if torch is not None else None,
     }
@@ -373,7 +399,7 @@ def report(res):
 
     lines.append("per-step / per-call wall time, microseconds (median over rounds)")
     labels = {
-        "step": "t_step   engine SGD step (simulate_seed)",
+        "step": "t_step   engine SGD step (simulate)",
         "rng": "t_rng    rng.standard_normal(N), per call",
         "rng_bulk": "         rng.standard_normal bulk, per row",
         "torch": "t_torch  PyTorch per-step loop",
@@ -404,7 +430,7 @@ def report(res):
     row("CPU time / wall time of the timed blocks", [f"{r['cpu_over_wall']:.2f}" for r in res["runs"]])
     lines.append("")
     m0 = res["runs"][0]["multi_seed"]
-    lines.append(f"multi-seed: simulate(seeds=range({m0['seeds']}), alpha_max={m0['alpha_max']:g}), wall s")
+    lines.append(f"multi-seed: simulate(alpha_grid({m0['alpha_max']:g}, 10, N), seeds=range({m0['seeds']})), wall s")
     row("  workers=1", [f"{r['multi_seed']['workers1_s']:.2f}" for r in res["runs"]])
     row("  workers=2", [f"{r['multi_seed']['workers2_s']:.2f}" for r in res["runs"]])
     row("  CPU time / wall time, workers=2", [f"{r['multi_seed']['cpu_over_wall_workers2']:.2f}" for r in res["runs"]])
