@@ -200,7 +200,7 @@ def connect(scheduler: str | None = None, workers: int | None = None):
 
     if scheduler is None:
         n = check_int("workers", workers, 1, 1024) if workers is not None else (os.cpu_count() or 1)
-        return Client(n_workers=n, threads_per_worker=1, processes=True, dashboard_address=None,
+        return Client(n_workers=n, threads_per_worker=1, processes=True, dashboard_address=":0",  # a free port: no warning when 8787 is taken
                       silence_logs=logging.CRITICAL)
     if not isinstance(scheduler, str) or not scheduler.strip():
         raise ValueError(f"scheduler must be None or an address 'tcp://host:port', got {scheduler!r}")
