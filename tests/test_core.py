@@ -194,7 +194,12 @@ def test_generated_inputs_equal_given_inputs_and_runs_are_reproducible():
     run = simulate(cfg, alpha, seeds=5, record_weights=True)
     given = simulate(cfg, alpha, seeds=5, inputs=GivenInputs(GaussianInputs().source(cfg, 5).draw(3 * 256)),
                      record_weights=True)
-    assert np.array_equal(given.info["J"], run.info["J"])
+    # The two input paths inline the same step into different loops, and the engine lets the
+    # compiler reassociate sums (fastmath "reassoc"): equal to round-off, not bit for bit.  Bitwise
+    # reproducibility is promised for one path whatever the workers (below), not across paths.
+    J_given, J_gen = given.info["J"], run.info["J"]
+    assert np.max(np.abs(J_given - J_gen)) <= 1e-13 * np.max(np.abs(J_gen))
+    assert np.allclose(given.eps_g, run.eps_g, rtol=1e-12, atol=0)
     c1 = simulate(cfg, alpha, seeds=[5, 6], workers=2)
     c2 = simulate(cfg, alpha, seeds=[5, 6], workers=1)
     assert np.array_equal(c1.eps_g, c2.eps_g)

@@ -139,6 +139,12 @@ def plateau(config: Config, t=None, *, rate: bool = True, eta2: bool = True, bud
         raise ValueError(f"t must be finite with shape {(G, M, M)}, got {t.shape}")
     T = np.einsum("g,gij->ij", grp.lam, t)
     mean_lam = float(grp.lam @ grp.frac)
+    # the fixed point evaluates the Gaussian averages on the symmetric manifold: K (K + M) pair
+    # terms, and with eta2 the K^2 (K + M)^2 four-point terms of E[delta delta^T] (a few
+    # temporaries of that size)
+    terms = K * K * (K + M) ** 2 if eta2 else K * (K + M)
+    check_budget(f"the plateau fixed point with K={K}, M={M}" + (" (eta2)" if eta2 else ""),
+                 8.0 * 6 * terms, None, budget)
     b, v, gamma, c, e = _fixed_point(config, T, mean_lam, eta2)
     v_g = -(t @ c) / gamma
     b_g = -(v_g @ c + 0.5 * config.eta * grp.frac * e) / gamma
