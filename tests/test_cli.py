@@ -384,11 +384,15 @@ def test_ctrl_c_stops_within_a_second(tmp_path):
     env.pop("CI", None)
     # compile (or load from numba's cache) the engine first: on a fresh clone the first run spends
     # its first seconds in the JIT compiler, where a signal is only handled once compilation ends
-    warm = subprocess.run([sys.executable, "-m", "twolayer", "run", "--N", "64", "--alpha-max", "1", "--points", "2",
-                           "--out", str(tmp_path / "warm.csv")], capture_output=True, text=True, env=env, timeout=300)
+    warm = subprocess.run([sys.executable, "-m", "twolayer", "run", "--N", "1024", "--seeds", "4", "--alpha-max", "1",
+                           "--points", "2", "--out", str(tmp_path / "warm.csv")],
+                          capture_output=True, text=True, env=env, timeout=300)
     assert warm.returncode == 0, warm.stderr
     p = subprocess.Popen([sys.executable, "-m", "twolayer", "run", "--N", "1024", "--seeds", "4", "--alpha-max",
-                          "2000", "--out", str(tmp_path / "c.csv")], stderr=subprocess.PIPE, text=True, env=env)
+                          "2000", "--out", str(tmp_path / "c.csv")], stderr=subprocess.PIPE, text=True, env=env,
+                         # a shell that starts jobs in the background (CI runners, nohup, &) leaves SIGINT
+                         # ignored in its children; a user's terminal does not: restore the default
+                         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     time.sleep(6)  # imports, JIT cache loading, then the runs are under way
     t0 = time.perf_counter()
     p.send_signal(signal.SIGINT)
