@@ -56,9 +56,9 @@ def coalesce_streams(nb) -> None:
         cell["outputs"] = merged
 
 
-def record(md: Path, out_dir: Path | None = None, kernel: str = "python3") -> Path:
-    """Execute ``md`` and write its .ipynb twin; returns the notebook path."""
-    md = md.resolve()
+def notebook_client(md: Path, kernel: str = "python3", timeout: int = TIMEOUT):
+    """(notebook, client) for executing the chapter source ``md`` as the book does: deterministic
+    cell ids, no timing metadata, working directory ``chapters/`` (shared with run_chapter.py)."""
     nb = jupytext.read(md)
     for i, cell in enumerate(nb.cells):
         cell["id"] = f"cell-{i}"
@@ -66,11 +66,18 @@ def record(md: Path, out_dir: Path | None = None, kernel: str = "python3") -> Pa
                                           "name": kernel})
     client = NotebookClient(
         nb,
-        timeout=TIMEOUT,
+        timeout=timeout,
         kernel_name=kernel,
         record_timing=False,
         resources={"metadata": {"path": str(md.parent)}},  # cwd = chapters/
     )
+    return nb, client
+
+
+def record(md: Path, out_dir: Path | None = None, kernel: str = "python3") -> Path:
+    """Execute ``md`` and write its .ipynb twin; returns the notebook path."""
+    md = md.resolve()
+    nb, client = notebook_client(md, kernel)
     client.execute()
     coalesce_streams(nb)
     out = (out_dir or md.parent) / (md.stem + ".ipynb")

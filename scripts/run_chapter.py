@@ -27,14 +27,12 @@ import time
 import warnings
 from pathlib import Path
 
-import jupytext
 import nbformat
-from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionError
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "scripts"))
-from record_notebooks import TIMEOUT, coalesce_streams  # noqa: E402  (same execution settings)
+from record_notebooks import TIMEOUT, coalesce_streams, notebook_client  # noqa: E402  (same execution settings)
 
 DEFAULT_OUT = ROOT / "_build" / "run_chapter"
 SCALES = ("default", "paper")
@@ -59,18 +57,7 @@ def run(md: Path, out_dir: Path, kernel: str = "python3", timeout: int = TIMEOUT
     """Execute ``md``; write ``out_dir/<stem>.ipynb`` and ``.html``.  Returns both paths and
     whether every cell ran without error."""
     md = md.resolve()
-    nb = jupytext.read(md)
-    for i, cell in enumerate(nb.cells):
-        cell["id"] = f"cell-{i}"
-    nb.metadata.setdefault("kernelspec", {"display_name": "Python 3", "language": "python",
-                                          "name": kernel})
-    client = NotebookClient(
-        nb,
-        timeout=timeout,
-        kernel_name=kernel,
-        record_timing=False,
-        resources={"metadata": {"path": str(md.parent)}},  # cwd = chapters/
-    )
+    nb, client = notebook_client(md, kernel, timeout)
     ok = True
     try:
         client.execute()
