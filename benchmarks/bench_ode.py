@@ -71,6 +71,8 @@ import time
 
 import numpy as np
 
+from _common import cpu_model  # noqa: E402  (benchmarks/ is on sys.path)
+
 try:
     import twolayer
 except ImportError:  # not installed: use the source tree
@@ -519,15 +521,7 @@ def machine_info():
     import numba
     import scipy
 
-    cpu = platform.processor() or ""
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    cpu = line.split(":", 1)[1].strip()
-                    break
-    except OSError:
-        pass
+    cpu = cpu_model()
     return {"cpu": cpu, "cores": os.cpu_count(), "platform": platform.platform(),
             "python": platform.python_version(), "numpy": np.__version__, "numba": numba.__version__,
             "scipy": scipy.__version__, "twolayer": twolayer.__version__}

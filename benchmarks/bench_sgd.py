@@ -44,7 +44,6 @@ from __future__ import annotations
 import argparse
 import datetime as _dt
 import gc
-import json
 import math
 import os
 import platform
@@ -53,6 +52,8 @@ import sys
 import time
 
 import numpy as np
+
+from _common import cpu_model, finish  # noqa: E402  (benchmarks/ is on sys.path)
 
 try:
     import twolayer
@@ -367,15 +368,7 @@ def bench_L(L, p, log):
 
 
 def machine_info():
-    cpu = platform.processor() or ""
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    cpu = line.split(":", 1)[1].strip()
-                    break
-    except OSError:
-        pass
+    cpu = cpu_model()
     return {
         "cpu": cpu, "cores": os.cpu_count(), "platform": platform.platform(),
         "python": platform.python_version(), "numpy": np.__version__, "numba": numba.__version__,
@@ -512,14 +505,7 @@ def main(argv=None):
     print(report(res))
     print()
     print(f"targets met (wall time): {res['targets_met']}; (CPU time): {res['targets_met_cpu_time']}")
-    print(f"correctness checks ok: {res['checks_ok']}")
-    print(f"load average start {tuple(round(x, 2) for x in load_start)}, "
-          f"end {tuple(round(x, 2) for x in res['loadavg_end'])}; total {res['total_s']:.0f} s")
-    if args.json:
-        with open(args.json, "w") as f:
-            json.dump(res, f, indent=1)
-        print(f"wrote {args.json}")
-    return 0 if res["checks_ok"] else 1
+    return finish(res, args.json, load_start)
 
 
 if __name__ == "__main__":

@@ -49,7 +49,6 @@ from __future__ import annotations
 import argparse
 import datetime as _dt
 import gc
-import json
 import os
 import platform
 import statistics
@@ -57,6 +56,8 @@ import sys
 import time
 
 import numpy as np
+
+from _common import cpu_model, finish  # noqa: E402  (benchmarks/ is on sys.path)
 
 try:
     import twolayer
@@ -252,15 +253,7 @@ def same_engine_check(device):
 def machine_info(device):
     import numba
 
-    cpu = platform.processor() or ""
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    cpu = line.split(":", 1)[1].strip()
-                    break
-    except OSError:
-        pass
+    cpu = cpu_model()
     info = {"cpu": cpu, "cores": os.cpu_count(), "platform": platform.platform(), "python": platform.python_version(),
             "numpy": np.__version__, "numba": numba.__version__, "twolayer": twolayer.__version__,
             "torch": torch.__version__, "torch_device": device, "cuda_available": torch.cuda.is_available()}
@@ -348,14 +341,7 @@ def main(argv=None):
           + " ".join(f"{z:.1f}" for z in s["control_z"]) + f" -> {'rejected' if s['control_rejected'] else 'NOT rejected'}")
     print("    torch mean " + " ".join(f"{v:.5f}" for v in s["torch_mean"]) + "; compiled mean "
           + " ".join(f"{v:.5f}" for v in s["numba_mean"]))
-    print(f"correctness checks ok: {res['checks_ok']}")
-    print(f"load average start {tuple(round(x, 2) for x in load_start)}, end "
-          f"{tuple(round(x, 2) for x in res['loadavg_end'])}; total {res['total_s']:.0f} s")
-    if args.json:
-        with open(args.json, "w") as f:
-            json.dump(res, f, indent=1)
-        print(f"wrote {args.json}")
-    return 0 if res["checks_ok"] else 1
+    return finish(res, args.json, load_start)
 
 
 if __name__ == "__main__":
