@@ -32,7 +32,7 @@ import numpy as np
 from scipy.special import erf as _erf
 
 from ..problem.config import ACTIVATIONS, UserActivation
-from .quadrature import joint_qmc, pair_expectation
+from .quadrature import joint_qmc, pair_expectation, pair_moments
 
 __all__ = ["Activation", "ERF", "LINEAR", "RELU", "TANH", "activation_of", "erf_i4"]
 
@@ -83,6 +83,17 @@ class Activation:
     def d2gg(self, caa, cbb, cab):
         """E[g''(a) g(b)]  (H2)."""
         return pair_expectation(self.d2g, self.g, caa, cbb, cab)
+
+    def derivs(self, x):
+        """(g(x), g'(x), g''(x)); an activation can compute them together."""
+        return self.g(x), self.dg(x), self.d2g(x)
+
+    def pair_averages(self, caa, cbb, cab):
+        """(I2, J2, H2) on the same covariances: the closed forms, or one quadrature for the
+        three (``quadrature.pair_moments``: the same numbers as ``gg``, ``dgdg``, ``d2gg``)."""
+        if self.closed_pairs:
+            return self.gg(caa, cbb, cab), self.dgdg(caa, cbb, cab), self.d2gg(caa, cbb, cab)
+        return pair_moments(self.derivs, caa, cbb, cab)
 
     # -- the O(eta^2) average ----------------------------------------------------------------
     def delta_moments(self, C, K: int, w) -> np.ndarray:
@@ -210,6 +221,10 @@ class _Tanh(Activation):
     def d2g(self, x):
         t = np.tanh(np.asarray(x, dtype=np.float64))
         return -2.0 * t * (1.0 - t * t)
+
+    def derivs(self, x):
+        t = np.tanh(np.asarray(x, dtype=np.float64))
+        return t, 1.0 - t * t, -2.0 * t * (1.0 - t * t)
 
 
 class _User(Activation):

@@ -71,11 +71,10 @@ def stein_coefficients(Q, R, T, activation="erf", v=None, vT=None):
     K, M = Q.shape[-1], T.shape[-1]
     v, vT = _weights(v, vT, K, M)
     dQ, dT = _diag(Q), _diag(T)
-    P_ss = act.dgdg(dQ[..., :, None], dQ[..., None, :], Q)
-    P_st = act.dgdg(dQ[..., :, None], dT[..., None, :], R)
+    _, P_ss, H_ss = act.pair_averages(dQ[..., :, None], dQ[..., None, :], Q)
+    _, P_st, H_st = act.pair_averages(dQ[..., :, None], dT[..., None, :], R)
     # h_i = E[g''(lambda_i) (y - sigma)]
-    h = (act.d2gg(dQ[..., :, None], dT[..., None, :], R) * vT).sum(-1) \
-        - (act.d2gg(dQ[..., :, None], dQ[..., None, :], Q) * v).sum(-1)
+    h = (H_st * vT).sum(-1) - (H_ss * v).sum(-1)
     G_lam = -(v[:, None] * v[None, :]) * P_ss
     idx = np.arange(K)
     G_lam[..., idx, idx] += v * h

@@ -133,6 +133,7 @@ class _Coefficients:
         self.noise2 = config.noise**2
         K, M = config.K, config.M
         self.K, self.M = K, M
+        self.readout = bool(config.eta_v)
 
     def __call__(self, Q, R, T, v):
         K, M = self.K, self.M
@@ -145,7 +146,8 @@ class _Coefficients:
             E = delta_delta(Q, R, T, self.act, v, self.vT, np.sqrt(self.noise2))
         else:
             E = np.zeros((K, K))
-        F = readout_drift(Q, R, T, self.act, v, self.vT)
+        # the readout drift only moves a trained second layer (eta_v = 0 otherwise)
+        F = readout_drift(Q, R, T, self.act, v, self.vT) if self.readout else np.zeros(K)
         return (np.ascontiguousarray(0.5 * (Gl + Gl.T)), np.ascontiguousarray(Gr),
                 np.ascontiguousarray(0.5 * (E + E.T)), np.ascontiguousarray(F))
 
