@@ -126,6 +126,23 @@ def test_drivers_reject_bad_seeds(fn, seeds):
     raises_naming("seeds", fn, CFG, [1.0], seeds=seeds)
 
 
+@pytest.mark.parametrize("seeds", [range(-1, 3), range(0), np.array([1, -2]), np.array([1, 1]),
+                                   np.array([0.5]), range(2**63 - 2, 2**63 + 1)])
+@pytest.mark.parametrize("fn", [simulate, solve_ode])
+def test_drivers_reject_bad_seed_ranges_and_arrays(fn, seeds):
+    raises_naming("seeds", fn, CFG, [1.0], seeds=seeds)
+
+
+def test_seed_ranges_and_integer_arrays_are_seeds():
+    """A range is checked by its ends and an integer array as a whole (so that range(10**7) meets
+    the memory budget at once); a NumPy integer array is a sequence of seeds, not one seed."""
+    a = simulate(CFG, [1.0], seeds=np.arange(3))
+    b = simulate(CFG, [1.0], seeds=range(3))
+    assert a.seeds == b.seeds == (0, 1, 2)
+    np.testing.assert_array_equal(a.eps_g, b.eps_g)
+    raises_naming("K", Config, N=64, K=np.arange(2))
+
+
 @pytest.mark.parametrize("workers", [0, -3, 1.5, "2"])
 def test_simulate_rejects_bad_workers(workers):
     raises_naming("workers", simulate, CFG, [1.0], workers=workers)

@@ -272,7 +272,7 @@ def cmd_run(args) -> int:
     cfg = config_from_args(args, **overrides)
     _warn_symmetric(cfg)
     alpha = alpha_grid(args.alpha_max, args.points, cfg.N)
-    seeds = list(range(args.seed, args.seed + args.seeds))
+    seeds = range(args.seed, args.seed + args.seeds)
     progress = _want_progress(args.progress)
     if args.method == "sgd":
         if args.backend == "torch":

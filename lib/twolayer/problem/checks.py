@@ -28,7 +28,7 @@ MAX_POINTS = 1_000_000
 
 
 def _is_int_like(value) -> bool:
-    if isinstance(value, (bool, np.bool_)):
+    if isinstance(value, (bool, np.bool_)) or (isinstance(value, np.ndarray) and value.ndim > 0):
         return False
     return isinstance(value, numbers.Integral) or (
         hasattr(value, "__index__") and not isinstance(value, (float, np.floating, str))
@@ -98,7 +98,17 @@ def check_seeds(seeds, name: str = "seeds") -> tuple[int, ...]:
         return (check_seed(seeds, name),)
     if isinstance(seeds, (str, bytes)) or not isinstance(seeds, Iterable):
         raise ValueError(f"{name} must be an integer >= 0 or a sequence of them, got {seeds!r}")
-    out = tuple(check_seed(s, f"{name}[{i}]") for i, s in enumerate(seeds))
+    if isinstance(seeds, range) and len(seeds):  # checked by its ends: range(10**7) is refused by
+        check_seed(min(seeds[0], seeds[-1]), name)  # the budget at once, not after 10**7 checks
+        check_seed(max(seeds[0], seeds[-1]), name)
+        return tuple(seeds)                        # distinct (step != 0)
+    if isinstance(seeds, np.ndarray) and seeds.ndim == 1 and seeds.size and np.issubdtype(seeds.dtype, np.integer):
+        if seeds.min() < 0 or int(seeds.max()) > 2**63 - 1:
+            i = int(np.argmax((seeds < 0) | (seeds.astype(object) > 2**63 - 1)))
+            check_seed(seeds[i], f"{name}[{i}]")
+        out = tuple(int(x) for x in seeds.tolist())
+    else:
+        out = tuple(check_seed(s, f"{name}[{i}]") for i, s in enumerate(seeds))
     if not out:
         raise ValueError(f"{name} must hold at least one seed")
     if len(set(out)) != len(out):
