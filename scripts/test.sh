@@ -95,9 +95,9 @@ if [ ${#notebooks[@]} -gt 0 ]; then
     ( export TWOLAYER_FIGURES="$logdir/figures-native"
       "${nbval[@]}" > "$logdir/nbval-native.out" 2>&1; echo $? > "$logdir/nbval-native.rc" ) &
     pid_native=$!
-    #    The chapters listed in scripts/reduced-dispatch.chapters only (last to first): a third of
-    #    the book's run time (05, 06) would not fit the CI budget a second time; their references
-    #    print at most three significant digits.
+    #    The chapters listed in scripts/reduced-dispatch.chapters only (last to first): the others
+    #    (01, 03, 05, 06: two thirds of the run time) do not fit the CI budget a second time; they
+    #    are checked by the native pass.
     reduced_nb=()
     while IFS= read -r line; do
         [[ -z "$line" || "$line" == \#* ]] && continue
