@@ -71,8 +71,9 @@ run_step unit-and-render "$PY" -m pytest tests
 shopt -s nullglob
 chapters_sorted=(chapters/*.ipynb)
 shopt -u nullglob
-# Both passes run their chapters last-to-first, which is roughly heaviest first (06, 05, 04, 03):
-# the two passes then end on light chapters together instead of one pass running 05 and 06 alone.
+# Both passes run their chapters last-to-first, roughly heaviest first (06, 05, 04, 03).  Measured:
+# the order alone changed nothing (native pass 1212 s alphabetically, 1213 s reversed); what
+# shortens the command is less work in the reduced pass (scripts/reduced-dispatch.chapters).
 notebooks=()
 for ((i = ${#chapters_sorted[@]} - 1; i >= 0; i--)); do notebooks+=("${chapters_sorted[i]}"); done
 if [ ${#notebooks[@]} -gt 0 ]; then

@@ -103,10 +103,10 @@ def check_seeds(seeds, name: str = "seeds") -> tuple[int, ...]:
         check_seed(max(seeds[0], seeds[-1]), name)
         return tuple(seeds)                        # distinct (step != 0)
     if isinstance(seeds, np.ndarray) and seeds.ndim == 1 and seeds.size and np.issubdtype(seeds.dtype, np.integer):
-        if seeds.min() < 0 or int(seeds.max()) > 2**63 - 1:
-            i = int(np.argmax((seeds < 0) | (seeds.astype(object) > 2**63 - 1)))
-            check_seed(seeds[i], f"{name}[{i}]")
-        out = tuple(int(x) for x in seeds.tolist())
+        out = tuple(seeds.tolist())                # Python ints
+        if min(out) < 0 or max(out) > 2**63 - 1:   # name the first bad one
+            for i, s in enumerate(out):
+                check_seed(s, f"{name}[{i}]")
     else:
         out = tuple(check_seed(s, f"{name}[{i}]") for i, s in enumerate(seeds))
     if not out:
