@@ -100,7 +100,7 @@ def test_i4_vs_monte_carlo(name):
 
 
 def _committee_mc(cfg, Q, R, T, seed):
-    """Samples of (u = (lambda, rho), sigma, y, delta) for given overlaps."""
+    """Samples of (u = (h, rho), sigma, y, delta) for given overlaps."""
     C = covariance(Q, R, T)
     u = np.random.default_rng(seed).multivariate_normal(np.zeros(len(C)), C, size=MC)
     act = activation_of(cfg)
@@ -119,9 +119,9 @@ def test_eps_g_stein_and_eta2_terms_vs_monte_carlo(activation, readout):
     v, vT = cfg.student_weights, cfg.teacher_weights
     u, sigma, y, delta = _committee_mc(cfg, Q, R, T, 12)
     _mc_check(0.5 * (sigma - y) ** 2, eps_g(Q, R, T, activation, v, vT), "eps_g")
-    G_lam, G_rho = stein_coefficients(Q, R, T, activation, v, vT)
-    G = np.concatenate([G_lam, G_rho], axis=1)
-    assert np.allclose(G_lam, G_lam.T)
+    G_h, G_rho = stein_coefficients(Q, R, T, activation, v, vT)
+    G = np.concatenate([G_h, G_rho], axis=1)
+    assert np.allclose(G_h, G_h.T)
     # Stein: E[delta_i u_a] = sum_b C_ab G_ib for every pre-activation u_a
     pred = G @ C
     for i in range(cfg.K):

@@ -248,7 +248,7 @@ def test_four_point_average_vs_monte_carlo_relu_tanh(name):
 @pytest.mark.parametrize("readout", ["sum", "sqrt"])
 @pytest.mark.parametrize("name", ["relu", "tanh"])
 def test_committee_averages_vs_monte_carlo_relu_tanh(name, readout):
-    """eps_g, the Stein coefficients (3-point averages E[g'(lambda_i) u_a g(u_b)]) and
+    """eps_g, the Stein coefficients (3-point averages E[g'(h_i) u_a g(u_b)]) and
     E[delta delta^T] (with label noise) of a K = 2, M = 3 committee."""
     cfg = Config(N=6, L=1, K=2, M=3, activation=name, readout=readout)
     C = _cov(5, 11) * 0.5
@@ -260,8 +260,8 @@ def test_committee_averages_vs_monte_carlo_relu_tanh(name, readout):
     sigma, y = act.g(lam) @ v, act.g(rho) @ vT
     delta = v * act.dg(lam) * (y - sigma)[:, None]
     _mc(0.5 * (sigma - y) ** 2, eps_g(Q, R, T, name, v, vT), "eps_g")
-    G_lam, G_rho = stein_coefficients(Q, R, T, name, v, vT)
-    pred = np.concatenate([G_lam, G_rho], axis=1) @ C
+    G_h, G_rho = stein_coefficients(Q, R, T, name, v, vT)
+    pred = np.concatenate([G_h, G_rho], axis=1) @ C
     for i in range(2):
         for a in range(5):
             _mc(delta[:, i] * u[:, a], pred[i, a], f"stein {i},{a}")

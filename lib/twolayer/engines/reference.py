@@ -5,10 +5,10 @@ Chapter "Setting" (introduction), the SGD rule, with the extensions of chapter "
 paper": second layers v (student) and v* (teacher), a trained student second layer and label
 noise.  For an input x (eigenbasis) and a label-noise draw xi:
 
-    lambda_i = J_i . x / sqrt N,  rho_n = B_n . x / sqrt N,
-    y = sum_n v*_n g(rho_n) + noise xi,   sigma = sum_i v_i g(lambda_i),
-    J_i <- J_i + (eta / sqrt N) v_i g'(lambda_i) (y - sigma) x     (first N_l coordinates only)
-    v_i <- v_i + (eta_v / N) g(lambda_i) (y - sigma)                (when the readout is trained)
+    h_i = J_i . x / sqrt N,  rho_n = B_n . x / sqrt N,
+    y = sum_n v*_n g(rho_n) + noise xi,   sigma = sum_i v_i g(h_i),
+    J_i <- J_i + (eta / sqrt N) v_i g'(h_i) (y - sigma) x     (first N_l coordinates only)
+    v_i <- v_i + (eta_v / N) g(h_i) (y - sigma)                (when the readout is trained)
 
 Both updates use the weights before the step.
 """

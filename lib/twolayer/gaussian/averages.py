@@ -2,15 +2,15 @@
 
 Chapter "Order-parameter dynamics" (``chapters/00_dynamics.md``), Eqs. {eq}`eq-dyn-stein` and
 {eq}`eq-dyn-block`; chapter "Beyond the paper" for unequal and trained second layers and label
-noise.  With the student's pre-activations lambda_i = J_i . x / sqrt N, the teacher's
+noise.  With the student's pre-activations h_i = J_i . x / sqrt N, the teacher's
 rho_n = B_n . x / sqrt N (covariance ``covariance(Q, R, T)``), second layers v (student) and v*
-(teacher), the output error y - sigma = sum_n v*_n g(rho_n) - sum_i v_i g(lambda_i) + noise xi and
-delta_i = v_i g'(lambda_i) (y - sigma):
+(teacher), the output error y - sigma = sum_n v*_n g(rho_n) - sum_i v_i g(h_i) + noise xi and
+delta_i = v_i g'(h_i) (y - sigma):
 
     eps_g          = 1/2 E[(sigma - y_clean)^2]          (label noise excluded)
-    G_ia           = E[d delta_i / d u_a]                 (Stein coefficients, u = (lambda, rho))
-    E[delta delta] = v_i v_j E[g'(lambda_i) g'(lambda_j) ((y - sigma)^2)]   (O(eta^2) term)
-    F_i            = E[g(lambda_i) (y - sigma)]           (drift of a trained second layer)
+    G_ia           = E[d delta_i / d u_a]                 (Stein coefficients, u = (h, rho))
+    E[delta delta] = v_i v_j E[g'(h_i) g'(h_j) ((y - sigma)^2)]   (O(eta^2) term)
+    F_i            = E[g(h_i) (y - sigma)]           (drift of a trained second layer)
 
 All functions broadcast over leading dimensions of Q, R, T (except ``delta_delta``).
 """
@@ -35,7 +35,7 @@ def _weights(v, vT, K, M):
 
 
 def covariance(Q, R, T) -> np.ndarray:
-    """Covariance of the pre-activations (lambda_1..K, rho_1..M): [[Q, R], [R^T, T]]."""
+    """Covariance of the pre-activations (h_1..K, rho_1..M): [[Q, R], [R^T, T]]."""
     Q, R, T = (np.asarray(A, dtype=np.float64) for A in (Q, R, T))
     top = np.concatenate([Q, R], axis=-1)
     bot = np.concatenate([np.swapaxes(R, -1, -2), T], axis=-1)
@@ -64,7 +64,7 @@ def eps_g(Q, R, T, activation="erf", v=None, vT=None) -> np.ndarray:
 
 
 def stein_coefficients(Q, R, T, activation="erf", v=None, vT=None):
-    """(G_lam (K x K, symmetric), G_rho (K x M)): G_ia = E[d delta_i / d u_a] (Eq.
+    """(G_h (K x K, symmetric), G_rho (K x M)): G_ia = E[d delta_i / d u_a] (Eq.
     {eq}`eq-dyn-stein`), so that E[delta_i w] = sum_a Cov(w, u_a) G_ia for any Gaussian w."""
     act = activation_of(activation)
     Q, R, T = (np.asarray(A, dtype=np.float64) for A in (Q, R, T))
@@ -73,13 +73,13 @@ def stein_coefficients(Q, R, T, activation="erf", v=None, vT=None):
     dQ, dT = _diag(Q), _diag(T)
     _, P_ss, H_ss = act.pair_averages(dQ[..., :, None], dQ[..., None, :], Q)
     _, P_st, H_st = act.pair_averages(dQ[..., :, None], dT[..., None, :], R)
-    # h_i = E[g''(lambda_i) (y - sigma)]
-    h = (H_st * vT).sum(-1) - (H_ss * v).sum(-1)
-    G_lam = -(v[:, None] * v[None, :]) * P_ss
+    # s_i = E[g''(h_i) (y - sigma)]
+    s = (H_st * vT).sum(-1) - (H_ss * v).sum(-1)
+    G_h = -(v[:, None] * v[None, :]) * P_ss
     idx = np.arange(K)
-    G_lam[..., idx, idx] += v * h
+    G_h[..., idx, idx] += v * s
     G_rho = (v[:, None] * vT[None, :]) * P_st
-    return G_lam, G_rho
+    return G_h, G_rho
 
 
 def delta_delta(Q, R, T, activation="erf", v=None, vT=None, noise: float = 0.0) -> np.ndarray:
@@ -98,7 +98,7 @@ def delta_delta(Q, R, T, activation="erf", v=None, vT=None, noise: float = 0.0) 
 
 
 def readout_drift(Q, R, T, activation="erf", v=None, vT=None) -> np.ndarray:
-    """F_i = E[g(lambda_i) (y - sigma)], the drift dv_i/dalpha = eta_v F_i of a trained student
+    """F_i = E[g(h_i) (y - sigma)], the drift dv_i/dalpha = eta_v F_i of a trained student
     second layer (chapter "Beyond the paper", Eq. {eq}`eq-beyond-readout`)."""
     act = activation_of(activation)
     Q, R, T = (np.asarray(A, dtype=np.float64) for A in (Q, R, T))

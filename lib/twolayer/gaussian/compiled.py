@@ -52,9 +52,9 @@ def _i4_erf(c11, c22, c33, c44, c12, c13, c14, c23, c24, c34):
 
 
 @nb.njit(cache=True, nogil=True)
-def coefficients(code, Q, R, T, v, vT, eta2, noise2, G_lam, G_rho, E, F):
-    """Fill G_lam (K, K), G_rho (K, M), E (K, K) = E[delta delta^T] (zeros unless ``eta2``) and
-    F (K,) = E[g(lambda_i)(y - sigma)] at the global overlaps, for ``code`` 0 (linear) or 1 (erf).
+def coefficients(code, Q, R, T, v, vT, eta2, noise2, G_h, G_rho, E, F):
+    """Fill G_h (K, K), G_rho (K, M), E (K, K) = E[delta delta^T] (zeros unless ``eta2``) and
+    F (K,) = E[g(h_i)(y - sigma)] at the global overlaps, for ``code`` 0 (linear) or 1 (erf).
     ``noise2`` is the label-noise variance."""
     K = Q.shape[0]
     M = T.shape[0]
@@ -68,8 +68,8 @@ def coefficients(code, Q, R, T, v, vT, eta2, noise2, G_lam, G_rho, E, F):
         for j in range(K):
             h -= v[j] * _pair(code, 2, Q[i, i], Q[j, j], Q[i, j])
             f -= v[j] * _pair(code, 0, Q[i, i], Q[j, j], Q[i, j])
-            G_lam[i, j] = -v[i] * v[j] * _pair(code, 1, Q[i, i], Q[j, j], Q[i, j])
-        G_lam[i, i] += v[i] * h
+            G_h[i, j] = -v[i] * v[j] * _pair(code, 1, Q[i, i], Q[j, j], Q[i, j])
+        G_h[i, i] += v[i] * h
         F[i] = f
     for i in range(K):
         for j in range(K):

@@ -119,7 +119,7 @@ class Config:
     teacher_readout: tuple | None = _opt(None, "teacher second-layer weights v* (M values; "
                                                "default from --readout)", metavar="V", nargs="M")
     train_readout: bool = _opt(False, "train the student's second layer v with learning rate "
-                                      "eta_readout: v_i += (eta_v/N) g(lambda_i)(y - sigma)")
+                                      "eta_readout: v_i += (eta_v/N) g(h_i)(y - sigma)")
     eta_readout: float | None = _opt(None, "learning rate of a trained second layer (default: eta)")
     noise: float = _opt(0.0, "label noise: y = teacher(x) + noise * xi, xi ~ N(0, 1)")
     teacher: str = _opt("random", "teacher first layer: i.i.d. N(0,1) (random) or made "

@@ -3,12 +3,12 @@
 Chapter "Order-parameter dynamics" (``chapters/00_dynamics.md``), section "The integrator".  Per
 group g with rate s_g = eta lambda_g (0 for frozen groups) the block ODEs read
 
-    r' = s (G_lam r + G_rho t),
-    q' = s (G_lam q + q G_lam + G_rho r^T + r G_rho^T) + s eta f_g E,
+    r' = s (G_h r + G_rho t),
+    q' = s (G_h q + q G_h + G_rho r^T + r G_rho^T) + s eta f_g E,
 
-with G_lam, G_rho, E the Stein coefficients and the O(eta^2) average at the global overlaps.  Over
-one step the coefficients are frozen at the start, G_lam = V diag(mu) V^T, and the linear system
-is solved exactly in the eigenbasis of G_lam (divided differences of the exponential), with
+with G_h, G_rho, E the Stein coefficients and the O(eta^2) average at the global overlaps.  Over
+one step the coefficients are frozen at the start, G_h = V diag(mu) V^T, and the linear system
+is solved exactly in the eigenbasis of G_h (divided differences of the exponential), with
 forcings constant or linear in time.
 
 Layout: the block state is stored group-last, q[i, j, g], r[i, n, g], t[n, m, g], so that every
@@ -107,11 +107,11 @@ def jacobi_eigh(A, V, w):
 
 
 @nb.njit(cache=True, error_model="numpy")
-def prepare(G_lam, G_rho, E, V, mu, Gt, Et):
-    """Eigenbasis of the frozen coefficients: G_lam = V diag(mu) V^T, Gt = V^T G_rho,
+def prepare(G_h, G_rho, E, V, mu, Gt, Et):
+    """Eigenbasis of the frozen coefficients: G_h = V diag(mu) V^T, Gt = V^T G_rho,
     Et = V^T E V (fixed summation order)."""
     K, M = G_rho.shape
-    jacobi_eigh(G_lam, V, mu)
+    jacobi_eigh(G_h, V, mu)
     tmp = np.empty((K, K))
     for a in range(K):
         for n in range(M):
@@ -225,7 +225,7 @@ def _unrot(V, rn, qn, r_out, q_out, tmp, add):
 # ---------------------------------------------------------------------------------------------
 @nb.njit(cache=True, inline="always", error_model="numpy")
 def _flow(s, mu, Gt, h, rt, qt, a0, a1, e0, e1, lin, ea, p1a, p2a, d, rn, qn, X):
-    """In the eigenbasis of G_lam, for every group: r' = s mu_a r + a0 + a1 tau,
+    """In the eigenbasis of G_h, for every group: r' = s mu_a r + a0 + a1 tau,
     q' = s (mu_a + mu_b) q + s (Gt r^T + r Gt^T) + e0 + e1 tau, from (rt, qt) at tau = 0 to
     tau = h.  ``lin`` = whether a1, e1 (the linear-in-time forcings) are present; a0, e0, rt, qt
     are always read.  Results in (rn, qn).

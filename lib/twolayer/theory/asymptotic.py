@@ -6,8 +6,8 @@ every student unit copies one teacher unit, J_i = B_i, so in every group q^g = r
 an exact fixed point of the block ODEs.  Writing r^g = t^g + d^g and q^g = t^g + w^g + d^g + d^gT
 the block ODEs give without approximation (Eqs. {eq}`eq-asy-w`, {eq}`eq-asy-d`)
 
-    dw^g/dalpha = eta lambda_g (G_lam w^g + w^g G_lam + C d^gT + d^g C^T) + eta^2 lambda_g f_g E
-    dd^g/dalpha = eta lambda_g (G_lam d^g + C t^g),          C = G_lam + G_rho,
+    dw^g/dalpha = eta lambda_g (G_h w^g + w^g G_h + C d^gT + d^g C^T) + eta^2 lambda_g f_g E
+    dd^g/dalpha = eta lambda_g (G_h d^g + C t^g),          C = G_h + G_rho,
 
 with C = 0 at the fixed point.  Linearised, the Jacobian is block triangular in (w, d), its
 spectrum splits into w rates nu and d rates mu, and eps_g decays with the rates nu and 2 mu: for
@@ -73,7 +73,7 @@ def specialised_point(config: Config, init="sampled", seed: int = 0):
 
 
 def fixed_point_P(config: Config, init="sampled", seed: int = 0) -> np.ndarray:
-    """P = G_rho = -G_lam = E[g'(rho_i) g'(rho_j)] at the specialised point (K x K)."""
+    """P = G_rho = -G_h = E[g'(rho_i) g'(rho_j)] at the specialised point (K x K)."""
     q, r, t = specialised_point(config, init, seed)
     Q, R, T = global_overlaps(q, r, t, groups(config).lam)
     return stein_coefficients(Q, R, T, config, config.student_weights, config.teacher_weights)[1]

@@ -4,8 +4,8 @@ Chapter "Order-parameter dynamics" (``chapters/00_dynamics.md``), Eq. {eq}`eq-dy
 With R^(k) = J Sigma^k B^T / N, Q^(k) = J Sigma^k J^T / N, T^(k) = B Sigma^k B^T / N, summing the
 block ODEs with weights lambda_g^k gives
 
-    dR^(k)/dalpha = eta ( G_lam R^(k+1) + G_rho T^(k+1) )
-    dQ^(k)/dalpha = eta ( G_lam Q^(k+1) + G_rho R^(k+1)T + transpose ) + eta^2 (Tr Sigma^(k+1) / N) E[delta delta^T]
+    dR^(k)/dalpha = eta ( G_h R^(k+1) + G_rho T^(k+1) )
+    dQ^(k)/dalpha = eta ( G_h Q^(k+1) + G_rho R^(k+1)T + transpose ) + eta^2 (Tr Sigma^(k+1) / N) E[delta delta^T]
 
 for k = 1, 2, ...: order k couples to order k+1.  Sigma has L distinct eigenvalues, so its minimal
 polynomial p(x) = prod_l (x - lambda_l) = x^L + sum_{j<L} c_j x^j has degree L and
@@ -51,11 +51,11 @@ def _rhs(Qh, Rh, Th, c, tr_next, config: Config, eta2: bool):
 
     Q, R, T = Qh[0], Rh[0], Th[0]
     v, vT = config.student_weights, config.teacher_weights
-    G_lam, G_rho = stein_coefficients(Q, R, T, config, v, vT)
+    G_h, G_rho = stein_coefficients(Q, R, T, config, v, vT)
     E = delta_delta(Q, R, T, config, v, vT, config.noise) if eta2 else np.zeros_like(Q)
     Qn, Rn, Tn = next_order(Qh), next_order(Rh), next_order(Th)
-    dR = config.eta * (G_lam @ Rn + G_rho @ Tn)
-    A = G_lam @ Qn + G_rho @ np.swapaxes(Rn, -1, -2)
+    dR = config.eta * (G_h @ Rn + G_rho @ Tn)
+    A = G_h @ Qn + G_rho @ np.swapaxes(Rn, -1, -2)
     dQ = config.eta * (A + np.swapaxes(A, -1, -2)) + config.eta**2 * tr_next[:, None, None] * E
     return dQ, dR
 

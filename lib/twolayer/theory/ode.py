@@ -4,8 +4,8 @@ Chapter "Order-parameter dynamics" (``chapters/00_dynamics.md``), Eq. {eq}`eq-dy
 every group g of eigen-coordinates (``twolayer.problem.spectrum.groups``: eigenvalue lambda_g,
 fraction f_g = n_g / N, rate s_g = eta lambda_g, 0 for frozen groups)
 
-    dr^g/dalpha = s_g ( G_lam r^g + G_rho t^g )
-    dq^g/dalpha = s_g ( G_lam q^g + G_rho r^gT + [..]^T ) + eta s_g f_g E[delta delta^T]   (O(eta^2))
+    dr^g/dalpha = s_g ( G_h r^g + G_rho t^g )
+    dq^g/dalpha = s_g ( G_h q^g + G_rho r^gT + [..]^T ) + eta s_g f_g E[delta delta^T]   (O(eta^2))
     dv/dalpha   = eta_v F                                     (trained student second layer)
 
 with the Stein coefficients G, the O(eta^2) average E[delta delta^T] (with label noise) and the
@@ -15,7 +15,7 @@ pre-activation covariance is nearly singular (sigma_J = 1e-6).
 
 Integrator (section "The integrator"): exponential Runge-Kutta ETD2RK (Cox & Matthews 2002).
 Over a step the coefficients are frozen at the start and the linear system is solved exactly in
-the eigenbasis of the symmetric G_lam (``twolayer.theory._kernels``), which handles the stiffness
+the eigenbasis of the symmetric G_h (``twolayer.theory._kernels``), which handles the stiffness
 of the fast groups (rates up to eta lambda_+ ~ eta L / zeta(1+beta)); the change of the
 coefficients along the step enters as a forcing linear in time.  One step of size h is compared
 with two of h/2 (Richardson); their difference estimates the local error, held below
@@ -123,7 +123,7 @@ def initial_overlaps(config: Config, init="sampled", seed: int = 0) -> BlockStat
 
 
 class _Coefficients:
-    """G_lam, G_rho, E, F at the global overlaps: compiled for erf and linear, NumPy otherwise."""
+    """G_h, G_rho, E, F at the global overlaps: compiled for erf and linear, NumPy otherwise."""
 
     def __init__(self, config: Config, eta2: bool):
         self.act = activation_of(config)

@@ -4,7 +4,7 @@ Chapter "The symmetric plateau" (``chapters/03_plateau.md``), Eqs. {eq}`eq-plate
 {eq}`eq-plateau-blocks`, {eq}`eq-plateau-secular`, {eq}`eq-plateau-length`.
 
 Symmetric manifold.  All K students are the same vector, J_i = J, so per group g the block
-overlaps are q^g = b_g 1 1^T and r^g = 1 v_g^T.  On it G_lam 1 = gamma 1 and G_rho = 1 c^T (Stein
+overlaps are q^g = b_g 1 1^T and r^g = 1 v_g^T.  On it G_h 1 = gamma 1 and G_rho = 1 c^T (Stein
 coefficients at the global overlaps), and E[delta delta^T] = e 1 1^T.  The block ODEs vanish for
 every trained group iff (Eq. {eq}`eq-plateau-blocks`)
 
@@ -48,8 +48,8 @@ def _sym_coefficients(b, v, T, config: Config, eta2: bool):
     Q = np.full((K, K), b)
     R = np.tile(v, (K, 1))
     sw, tw = config.student_weights, config.teacher_weights
-    G_lam, G_rho = stein_coefficients(Q, R, T, config, sw, tw)
-    gamma = float(G_lam.sum(axis=1).mean())
+    G_h, G_rho = stein_coefficients(Q, R, T, config, sw, tw)
+    gamma = float(G_h.sum(axis=1).mean())
     c = G_rho.mean(axis=0)
     e = float(delta_delta(Q, R, T, config, sw, tw, config.noise).mean()) if eta2 else 0.0
     return gamma, c, e
@@ -271,9 +271,9 @@ def _blocks(config: Config, grp: Groups, q, r, t, eta2: bool, h: float = 1e-6):
         outs = []
         for sign in (1.0, -1.0):
             Qp, Rp = Q + sign * h * qe[j], R + sign * h * re[j]
-            G_lam, G_rho = stein_coefficients(Qp, Rp, T, config, sw, tw)
+            G_h, G_rho = stein_coefficients(Qp, Rp, T, config, sw, tw)
             E = delta_delta(Qp, Rp, T, config, sw, tw, config.noise) if eta2 else np.zeros_like(Qp)
-            dq, dr = rhs_frozen(q, r, t, grp, config, (G_lam, G_rho, E))
+            dq, dr = rhs_frozen(q, r, t, grp, config, (G_h, G_rho, E))
             outs.append(pack(dq, dr))
         B[:, :, j] = (outs[0] - outs[1]) / (2 * h) / safe[:, None]
     return s, grp.lam, A, B
