@@ -11,6 +11,8 @@ reference notebooks and the book build does for the pages.  The results go to ``
 
 * ``NN_name.ipynb``  the executed notebook,
 * ``NN_name.html``   the same rendered by nbconvert, to open in a browser,
+* ``NN_name.txt``    the printed results only (``digest``: each code cell's text output and
+  the values glued for the prose), to compare two runs with ``diff``,
 * ``figures/``       the figures the chapter saved (``TWOLAYER_FIGURES`` points here).
 
 The committed reference notebook ``chapters/NN_name.ipynb`` and the figures in ``figures/`` are
@@ -53,6 +55,35 @@ def to_html(nb, title: str) -> str:
     return body
 
 
+def digest(nb) -> str:
+    """The notebook's printed results as plain text: per code cell its streams and text/plain
+    results (figures and HTML left out), then the glued values (myst-nb ``glue``)."""
+    lines, glued = [], []
+    for i, cell in enumerate(c for c in nb.cells if c.cell_type == "code"):
+        texts = []
+        for out in cell.get("outputs", []):
+            kind = out.get("output_type")
+            if kind == "stream":
+                texts.append(out.get("text", ""))
+            elif kind in ("execute_result", "display_data"):
+                data = out.get("data", {})
+                name = out.get("metadata", {}).get("scrapbook", {}).get("name")
+                if name is not None:
+                    value = data.get("application/papermill.record/text/plain", "")
+                    glued.append(f"{name} = {value}")
+                elif "text/plain" in data and not any(k.startswith("image/") for k in data):
+                    texts.append(data["text/plain"] + "\n")
+            elif kind == "error":
+                texts.append(f"{out.get('ename')}: {out.get('evalue')}\n")
+        if texts:
+            lines.append(f"--- code cell {i + 1}")
+            lines.append("".join(texts).rstrip("\n"))
+    if glued:
+        lines.append("--- glued values")
+        lines.extend(glued)
+    return "\n".join(lines) + "\n"
+
+
 def run(md: Path, out_dir: Path, kernel: str = "python3", timeout: int = TIMEOUT) -> tuple[Path, Path, bool]:
     """Execute ``md``; write ``out_dir/<stem>.ipynb`` and ``.html``.  Returns both paths and
     whether every cell ran without error."""
@@ -68,6 +99,7 @@ def run(md: Path, out_dir: Path, kernel: str = "python3", timeout: int = TIMEOUT
     out_dir.mkdir(parents=True, exist_ok=True)
     ipynb = out_dir / (md.stem + ".ipynb")
     nbformat.write(nb, ipynb)
+    (out_dir / (md.stem + ".txt")).write_text(digest(nb), encoding="utf-8")
     html = out_dir / (md.stem + ".html")
     html.write_text(to_html(nb, md.stem), encoding="utf-8")
     return ipynb, html, ok

@@ -182,3 +182,19 @@ def test_rerecording_quickstart_changes_no_tracked_file(dispatch, tmp_path):
         ref = ROOT / "figures" / f"00_quickstart{suffix}"
         new = tmp_path / "figures" / f"00_quickstart{suffix}"
         assert new.read_bytes() == ref.read_bytes(), f"re-recorded figure {ref.name} differs"
+
+
+def test_digest_has_printed_results_and_glue_only():
+    """``scripts/run_chapter.py`` writes a text digest next to each executed notebook (used to
+    keep the paper-scale outputs in ``paper_scale/``): every stream line of the notebook is in
+    it, glued values are listed by name, and no figure data is."""
+    sys.path.insert(0, str(ROOT / "scripts"))
+    from run_chapter import digest
+
+    nb = nbformat.read(CHAPTERS / "06_beyond.ipynb", as_version=4)
+    text = digest(nb)
+    streams = [line for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", [])
+               if o.get("output_type") == "stream" for line in o["text"].splitlines() if line.strip()]
+    assert streams and all(line in text for line in streams)
+    assert "--- glued values" in text and "act_rtol_dev = '< 1e-03'" in text
+    assert "image/png" not in text and "<table" not in text
