@@ -198,3 +198,17 @@ def test_digest_has_printed_results_and_glue_only():
     assert streams and all(line in text for line in streams)
     assert "--- glued values" in text and "act_rtol_dev = '< 1e-03'" in text
     assert "image/png" not in text and "<table" not in text
+
+
+@pytest.mark.parametrize("ipynb", NOTEBOOKS, ids=_ids(NOTEBOOKS))
+def test_printed_lines_fit_the_page(ipynb):
+    """Every printed line of a reference notebook (streams and text results) is at most 100
+    characters long: wider output hides numbers behind horizontal scrolling in the book."""
+    nb = nbformat.read(ipynb, as_version=4)
+    wide = []
+    for i, cell in enumerate(c for c in nb.cells if c.cell_type == "code"):
+        for out in cell.get("outputs", []):
+            text = out.get("text", "") if out.get("output_type") == "stream" else \
+                out.get("data", {}).get("text/plain", "")
+            wide += [(i, len(line)) for line in text.splitlines() if len(line) > 100]
+    assert not wide, f"{ipynb.name}: (code cell, characters) of lines wider than 100: {wide}"
