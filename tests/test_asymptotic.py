@@ -122,3 +122,18 @@ def test_bad_inputs():
         spectral.powerlaw_exponent(0.0)
     with pytest.raises(ValueError, match="fit range"):
         fit_slope(np.arange(1.0, 5.0), np.ones(4), (10.0, 20.0))
+
+
+def test_slope_window_after_cuts_the_curve_first():
+    """``slope_window(..., after=x)`` searches only alpha >= x: a power law alpha^-1/2 after a flat
+    stretch is found with or without the cut, the flat stretch (slope 0) only without it."""
+    from twolayer.analysis import slope_window
+
+    a = np.geomspace(1.0, 1e4, 200)
+    eps = np.where(a < 100.0, 1.0, np.sqrt(100.0 / a))
+    lo, hi = slope_window(a, eps, -0.5, 0.1, after=100.0)
+    assert 100.0 <= lo < 150.0 and hi == pytest.approx(1e4)
+    assert slope_window(a, eps, 0.0, 0.1)[0] == pytest.approx(1.0)
+    assert np.isnan(slope_window(a, eps, 0.0, 0.1, after=200.0)[0])
+    with pytest.raises(ValueError, match="after"):
+        slope_window(a, eps, -0.5, 0.1, after=float("nan"))

@@ -124,10 +124,16 @@ def log_deviation(x, y, alpha=None, window=None, floor: float = 0.0, reduce: str
     raise ValueError(f"reduce must be 'max', 'mean' or 'rms', got {reduce!r}")
 
 
-def slope_window(alpha, eps, target: float, tol: float, width: float | None = None) -> tuple[float, float]:
+def slope_window(alpha, eps, target: float, tol: float, width: float | None = None,
+                 after: float | None = None) -> tuple[float, float]:
     """(alpha_lo, alpha_hi) of the longest run of grid points whose local slope (``local_slope``
-    with ``width``) is within ``tol`` of ``target``; (nan, nan) if there is none."""
+    with ``width``) is within ``tol`` of ``target``; (nan, nan) if there is none.  ``after``: the
+    curve is cut to alpha >= after before the slopes are taken (e.g. the escape time, so that a
+    flat stretch of the plateau does not count)."""
     alpha, eps = _arrays(alpha, eps)
+    if after is not None:
+        keep = alpha >= check_float("after", after)
+        alpha, eps = alpha[keep], eps[keep]
     ok = np.abs(local_slope(alpha, eps, width) - target) < tol
     best, start, best_run = 0, None, (float("nan"), float("nan"))
     for i, v in enumerate(np.append(ok, False)):
