@@ -7,7 +7,8 @@ Five measurements:
      the block ODE (ETD2RK, ``rtol`` below, from the overlaps of seed 0's initial weights) to
      alpha = 1e5 against one run of the compiled SGD engine from the same weights to alpha = 1e4.
      Ratio t_ODE(1e5) / t_SGD(1e4), target <= 0.3.  The ODE has a wall-time budget; if it runs out,
-     the ratio is a lower bound and the alpha reached is reported.
+     the ratio is a lower bound and the alpha reached is reported.  The same ODE with the explicit
+     corrector (``implicit=False``, the scheme before the implicit corrector) is timed alongside.
   B. The command line.  ``python -m twolayer run --method ode --L 1 --K 2 --M 2 --eta 0.1
      --alpha-max 5000`` (N = 1024, beta = 1, sigma_J = 0.01 and rtol = 1e-6 are the CLI
      defaults) in a subprocess, whole call (interpreter start, imports, JIT cache load, solve,
@@ -206,6 +207,17 @@ def bench_ode_vs_sgd(cfg, p, log, alpha_sgd, alpha_ode):
     dev = np.abs(np.log(sgd.eps_g[0][win]) - np.log(ode_eps[win]))
     t_ode_at_sgd = clock.time_at(alpha_sgd)
 
+    log(f"  A: the same ODE with the explicit corrector (implicit=False, v1's scheme), for comparison")
+    c = AlphaClock(p["ode_budget_s"])
+    try:
+        tr, t, cpu = timed(lambda: solve_ode(cfg, g_ode, seeds=0, rtol=p["rtol"], implicit=False, progress=c))
+        explicit = {"wall_s": t, "cpu_s": cpu, "n_steps": tr.info["n_steps"][0], "n_rejected": tr.info["n_rejected"][0],
+                    "ratio_over_sgd": t / t_sgd, "ratio_implicit_over_explicit": t_ode / t if finished else None,
+                    "max_ln_dev_vs_implicit": ln_dev(tr.eps_g[0], ode.eps_g[0]) if ode is not None else None}
+    except OutOfTime:
+        explicit = {"wall_s": None, "alpha_reached": c.alpha}
+    log(f"     {explicit['wall_s']} s")
+
     extra = []
     for rt in p["extra_rtols"]:
         log(f"  A: block ODE to alpha = {alpha_ode:g} with rtol {rt:g} (for information)")
@@ -234,6 +246,7 @@ def bench_ode_vs_sgd(cfg, p, log, alpha_sgd, alpha_ode):
         "ratio_ode_same_alpha_over_sgd": (t_ode_at_sgd / t_sgd) if t_ode_at_sgd is not None else None,
         "eps_final_ode": float(ode.eps_g[0][-1]) if ode is not None else None,
         "eps_at_alpha_sgd": {"sgd": float(sgd.eps_g[0][-1]), "ode": float(ode_eps[len(g_sgd) - 1])},
+        "explicit_corrector": explicit,
         "extra_rtols": extra,
         "_curves": {"alpha": g_ode.tolist(), "ode": (ode.eps_g[0].tolist() if ode is not None else None),
                     "sgd": sgd.eps_g[0].tolist(), "clock": clock},
@@ -476,7 +489,7 @@ def memory_child(N, L, K, M, steps):
     base = _proc_status()
     G = groups(cfg).size
     work = kn.Work(K, M, G)
-    work_bytes = sum(a.nbytes for a in work.arrays()) + work.zr.nbytes + work.zq.nbytes
+    work_bytes = sum(a.nbytes for a in work.arrays()) + work.zr.nbytes + work.zq.nbytes + work.fk.nbytes
     del work
     state_bytes = G * (K * K + K * M + M * M) * 8
     est_bytes, _ = ode_estimate(G, K, M, 1, 1)
@@ -549,6 +562,15 @@ def report(res):
              f"{lb}{a['ratio_ode_over_sgd_cpu']:.3f} CPU   (target <= {TARGET_ODE_OVER_SGD})")
     if a["ratio_ode_same_alpha_over_sgd"] is not None:
         L.append(f"  t_ODE({a['alpha_sgd']:g}) / t_SGD({a['alpha_sgd']:g}) = {a['ratio_ode_same_alpha_over_sgd']:.3f} wall")
+    x = a["explicit_corrector"]
+    if x.get("wall_s") is not None:
+        rie = x["ratio_implicit_over_explicit"]
+        L.append(f"  explicit corrector (implicit=False): {x['wall_s']:.1f} s wall, {x['n_steps']} steps "
+                 f"({x['n_rejected']} rejected), ratio to SGD {x['ratio_over_sgd']:.3f}; implicit/explicit time "
+                 f"{'n/a' if rie is None else format(rie, '.3f')}; max |d ln eps| vs implicit "
+                 f"{x['max_ln_dev_vs_implicit'] if x['max_ln_dev_vs_implicit'] is None else format(x['max_ln_dev_vs_implicit'], '.2g')}")
+    else:
+        L.append(f"  explicit corrector: out of time at alpha {x['alpha_reached']:.4g}")
     for e in a["extra_rtols"]:
         if e.get("wall_s") is not None:
             L.append(f"  rtol {e['rtol']:g}: {e['wall_s']:.1f} s, {e['n_steps']} steps, ratio {e['ratio_over_sgd']:.3f}, "

@@ -36,6 +36,7 @@ from twolayer.gaussian import activation_of, covariance, delta_delta, stein_coef
 from twolayer.theory import asymptotic as asy
 from twolayer.theory import plateau as P
 from twolayer.theory.ode import _group_last, _Integrator, initial_overlaps, rhs
+from twolayer.theory import _kernels as kn
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
@@ -154,10 +155,53 @@ def ode_v1():
 def test_ode_v2_matches_legacy_v1(ode_v1, cfg, alpha_max):
     a = alpha_grid(alpha_max, 30, cfg.N)
     old, n_old = ode_v1.integrate(cfg, a, seed=0, rtol=1e-7)
-    new = solve_ode(cfg, a, seeds=0, rtol=1e-7)
+    # v1's corrector (explicit below eta = 0.3, fixed-point iteration from it): the port takes v1's steps
+    new = solve_ode(cfg, a, seeds=0, rtol=1e-7, implicit=cfg.eta >= 0.3)
     # measured 4e-14, 4e-13 (same step sequence) and 6e-8 (implicit: 433 vs 439 steps)
     assert np.max(np.abs(np.log(new.eps_g[0] / old))) <= 1e-4
     assert abs(new.info["n_steps"][0] - n_old) <= 0.05 * n_old
+    # the default (Anderson-accelerated implicit corrector from 64 trainable groups, or eta >= 0.3)
+    # reaches v1's result in fewer steps
+    default = solve_ode(cfg, a, seeds=0, rtol=1e-7)
+    assert np.max(np.abs(np.log(default.eps_g[0] / old))) <= 1e-4
+    assert default.info["n_steps"][0] <= 1.05 * n_old
+
+
+@pytest.mark.parametrize("cfg,alpha_max", [
+    (Config(N=1024, L=64, K=2, M=2, beta=1.0, eta=0.1, sigma_J=0.01), 300.0),                     # 00 integrator
+    (Config(N=512, L=512, K=6, M=6, beta=0.25, eta=0.01, sigma_J=1e-6), 100.0),                   # 00 plateau
+    (Config(N=256, L=256, K=1, M=1, beta=0.75, eta=0.1, sigma_J=0.01, activation="linear"), 300.0),  # 01 Fig. 2 v1
+    (Config(N=128, L=128, K=1, M=1, beta=1.0, eta=1.0, sigma_J=1.0, activation="linear"), 50.0),     # 01 Fig. 2 left
+    (Config(N=512, L=512, K=4, M=4, beta=0.25, eta=0.01, sigma_J=1e-6), 100.0),                   # 03 Fig. 5
+    (Config(N=1024, L=1024, K=2, M=2, beta=1.0, eta=0.1, sigma_J=0.01), 100.0),                   # 04
+    (Config(N=2048, L=2048, K=2, M=2, beta=0.25, eta=0.1, sigma_J=0.01), 30.0),                   # 05 Fig. 6 right
+    (Config(N=256, L=64, K=2, M=2, beta=1.0, eta=0.1, sigma_J=0.01, noise=0.2), 300.0),           # 06 label noise
+    (Config(N=256, L=64, K=4, M=4, beta=1.0, eta=0.1, sigma_J=0.01, train_readout=True), 300.0),  # 06 readout
+], ids=["00-L64", "00-L512-K6", "01-v1", "01-left", "03-fig5", "04-L1024", "05-right", "06-noise", "06-readout"])
+def test_implicit_corrector_agrees_with_explicit(cfg, alpha_max):
+    """The implicit corrector (the default from 64 groups on) against the explicit one (v1's
+    scheme), both at rtol = 1e-8, on the settings of the chapters where the default changed."""
+    a = alpha_grid(alpha_max, 30, cfg.N)
+    exp = solve_ode(cfg, a, seeds=0, rtol=1e-8, implicit=False)
+    imp = solve_ode(cfg, a, seeds=0, rtol=1e-8, implicit=True)
+    assert np.max(np.abs(np.log(imp.eps_g[0] / exp.eps_g[0]))) <= 1e-4  # measured 1e-10 .. 2e-7
+    assert imp.info["n_steps"][0] < exp.info["n_steps"][0]               # measured 1.3-9x fewer
+    if cfg.train_readout:
+        assert np.max(np.abs(imp.v[0] - exp.v[0])) <= 1e-6
+
+
+def test_anderson_step_is_least_squares():
+    rng = np.random.default_rng(3)
+    dF, dG, f, g = rng.normal(size=(40, 5)), rng.normal(size=(40, 5)), rng.normal(size=40), rng.normal(size=40)
+    out = np.empty(40)
+    kn.anderson_next(dF, dG, f, g, out)
+    gamma = np.linalg.lstsq(dF, f, rcond=None)[0]
+    assert np.max(np.abs(out - (g - dG @ gamma))) <= 1e-12
+    dF[:, 3] = dF[:, 1] - 2 * dF[:, 0]  # a dependent column gets no weight; the fit is the same
+    kn.anderson_next(dF, dG, f, g, out)
+    keep = [0, 1, 2, 4]
+    gamma = np.linalg.lstsq(dF[:, keep], f, rcond=None)[0]
+    assert np.max(np.abs(out - (g - dG[:, keep] @ gamma))) <= 1e-10
 
 
 # ------------------------------------------------------------------------------------------------

@@ -67,10 +67,13 @@ def table(rows, columns, max_width: int = 100) -> Table:
 
 def glue(name: str, value, digits: int | None = 3) -> None:
     """Store ``value`` for ``{glue:text}`name``` in the prose, rounded to ``digits``
-    significant digits (``None``: as given, for integers and strings).  Returns None, so that a
+    significant digits (``None``: as given, for integers and strings); a rounded value that is
+    a whole number with all its digits significant is shown as one (380, not 380.0).  Returns None, so that a
     glue as a cell's last line shows nothing in the notebook."""
     if isinstance(value, (float, np.floating)) and digits is not None:
         value = sig(value, digits)
+        if value.is_integer() and abs(value) >= 10 ** (digits - 1):
+            value = int(value)  # 380, not 380.0: every shown digit is significant
     elif isinstance(value, (np.integer,)):
         value = int(value)
     if _myst_glue is None:

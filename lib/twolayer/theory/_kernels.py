@@ -145,6 +145,7 @@ class Work:
         self.tmp = np.empty((K, K, G)); self.ea = np.empty((K, G)); self.p1a = np.empty((K, G))
         self.p2a = np.empty((K, G)); self.d = np.empty((3, G))
         self.zr = np.zeros((K, M, G)); self.zq = np.zeros((K, K, G))
+        self.fk = np.empty((6, K, K, G))  # the step's pair factors (``factors``)
 
     def arrays(self):
         return (self.rt, self.a0, self.a1, self.rn, self.qt, self.e0, self.e1, self.qn, self.X, self.tmp,
@@ -223,16 +224,21 @@ def _unrot(V, rn, qn, r_out, q_out, tmp, add):
 # ---------------------------------------------------------------------------------------------
 # exact flow of the frozen linear system
 # ---------------------------------------------------------------------------------------------
-@nb.njit(cache=True, inline="always", error_model="numpy")
-def _flow(s, mu, Gt, h, rt, qt, a0, a1, e0, e1, lin, ea, p1a, p2a, d, rn, qn, X):
-    """In the eigenbasis of G_h, for every group: r' = s mu_a r + a0 + a1 tau,
-    q' = s (mu_a + mu_b) q + s (Gt r^T + r Gt^T) + e0 + e1 tau, from (rt, qt) at tau = 0 to
-    tau = h.  ``lin`` = whether a1, e1 (the linear-in-time forcings) are present; a0, e0, rt, qt
-    are always read.  Results in (rn, qn).
+@nb.njit(cache=True, nogil=True, error_model="numpy")
+def factors(s, mu, h, ea, p1a, p2a, fk):
+    """The exponential factors of one step h of the frozen system, in the eigenbasis of G_h
+    (eigenvalues mu): per mode a and group g, ea = e^x, p1a = phi1(x), p2a = phi2(x) at
+    x = s_g mu_a h; per pair (a, b) and group, fk = (e^k, phi1(k), phi2(k), d0, d1, d2) at
+    k = x_a + x_b, with d0, d1, d2 = h exp[k, x_b], h^2 exp[k, x_b, 0], h^3 exp[k, x_b, 0, 0]
+    (divided differences of exp).  They depend on (s, mu, h) only, so a predictor and every
+    corrector of the step share them.
 
     The inner loops over groups are branch-free (both the Taylor series and the closed form of
     the phi functions are computed and one is selected), so that they vectorise."""
-    K, M, G = rt.shape
+    K = mu.shape[0]
+    G = s.shape[0]
+    h2 = h * h
+    h3 = h2 * h
     for a in range(K):
         for g in range(G):
             x = s[g] * mu[a] * h
@@ -243,18 +249,9 @@ def _flow(s, mu, Gt, h, rt, qt, a0, a1, e0, e1, lin, ea, p1a, p2a, d, rn, qn, X)
             ea[a, g] = ex
             p1a[a, g] = sp1 if small else em / x
             p2a[a, g] = sp2 if small else (em - x) / (x * x)
-        for n in range(M):
-            for g in range(G):
-                rn[a, n, g] = ea[a, g] * rt[a, n, g] + h * p1a[a, g] * a0[a, n, g]
-            if lin:
-                for g in range(G):
-                    rn[a, n, g] += h * h * p2a[a, g] * a1[a, n, g]
-    h2 = h * h
-    h3 = h2 * h
     for a in range(K):
         for b in range(K):
-            # d[0], d[1], d[2] = h exp[kap, nub], h^2 exp[kap, nub, 0], h^3 exp[kap, nub, 0, 0]
-            # (divided differences of exp; kap = nua + nub, so kap - nub = nua)
+            # kap = nua + nub, so kap - nub = nua
             for g in range(G):
                 nua = s[g] * mu[a] * h
                 nub = s[g] * mu[b] * h
@@ -265,7 +262,10 @@ def _flow(s, mu, Gt, h, rt, qt, a0, a1, e0, e1, lin, ea, p1a, p2a, d, rn, qn, X)
                 smallk = abs(kap) < 0.05
                 p1k = sk1 if smallk else emk / kap
                 p2k = sk2 if smallk else (emk - kap) / (kap * kap)
-                d[0, g] = h * ea[b, g] * p1a[a, g]
+                fk[0, a, b, g] = ek
+                fk[1, a, b, g] = p1k
+                fk[2, a, b, g] = p2k
+                fk[3, a, b, g] = h * ea[b, g] * p1a[a, g]
                 # the difference quotients, or their limit (derivatives at the midpoint m) when
                 # nua is too small for the difference
                 m = nub + 0.5 * nua
@@ -276,35 +276,72 @@ def _flow(s, mu, Gt, h, rt, qt, a0, a1, e0, e1, lin, ea, p1a, p2a, d, rn, qn, X)
                 p1m = sm1 if smallm else em_m / m
                 p2m = sm2 if smallm else (em_m - m) / (m * m)
                 den = nua if not close else 1.0
-                d[1, g] = h2 * (p1m - p2m) if close else h2 * (p1k - p1a[b, g]) / den
-                if lin:
-                    sm3 = 1.0 / 6.0 + m * (1.0 / 24.0 + m * (1.0 / 120.0 + m * (1.0 / 720.0 + m * (1.0 / 5040.0 + m / 40320.0))))
-                    p3m = sm3 if smallm else (em_m - m - 0.5 * m * m) / (m * m * m)
-                    d[2, g] = h3 * (p2m - 2.0 * p3m) if close else h3 * (p2k - p2a[b, g]) / den
-                    qn[a, b, g] = ek * qt[a, b, g] + h * p1k * e0[a, b, g] + h2 * p2k * e1[a, b, g]
-                else:
-                    qn[a, b, g] = ek * qt[a, b, g] + h * p1k * e0[a, b, g]
-            for g in range(G):
-                X[a, b, g] = 0.0
-            for n in range(M):
-                c = Gt[a, n]
-                if lin:
-                    for g in range(G):
-                        X[a, b, g] += c * (d[0, g] * rt[b, n, g] + d[1, g] * a0[b, n, g] + d[2, g] * a1[b, n, g])
-                else:
-                    for g in range(G):
-                        X[a, b, g] += c * (d[0, g] * rt[b, n, g] + d[1, g] * a0[b, n, g])
+                fk[4, a, b, g] = h2 * (p1m - p2m) if close else h2 * (p1k - p1a[b, g]) / den
+                sm3 = 1.0 / 6.0 + m * (1.0 / 24.0 + m * (1.0 / 120.0 + m * (1.0 / 720.0 + m * (1.0 / 5040.0 + m / 40320.0))))
+                p3m = sm3 if smallm else (em_m - m - 0.5 * m * m) / (m * m * m)
+                fk[5, a, b, g] = h3 * (p2m - 2.0 * p3m) if close else h3 * (p2k - p2a[b, g]) / den
+
+
+@nb.njit(cache=True, inline="always", error_model="numpy")
+def _sym_add(s, X, qn):
+    """qn += s (X + X^T) per group."""
+    K = X.shape[0]
+    G = X.shape[2]
     for a in range(K):
         for b in range(K):
             for g in range(G):
                 qn[a, b, g] += s[g] * (X[a, b, g] + X[b, a, g])
 
 
+@nb.njit(cache=True, inline="always", error_model="numpy")
+def _flow0(s, Gt, h, rt, qt, a0, e0, ea, p1a, fk, rn, qn, X):
+    """In the eigenbasis of G_h, for every group: r' = s mu_a r + a0,
+    q' = s (mu_a + mu_b) q + s (Gt r^T + r Gt^T) + e0 (constant forcings), from (rt, qt) at
+    tau = 0 to tau = h, with the step's ``factors``.  Results in (rn, qn)."""
+    K, M, G = rt.shape
+    for a in range(K):
+        for n in range(M):
+            for g in range(G):
+                rn[a, n, g] = ea[a, g] * rt[a, n, g] + h * p1a[a, g] * a0[a, n, g]
+    for a in range(K):
+        for b in range(K):
+            for g in range(G):
+                qn[a, b, g] = fk[0, a, b, g] * qt[a, b, g] + h * fk[1, a, b, g] * e0[a, b, g]
+                X[a, b, g] = 0.0
+            for n in range(M):
+                c = Gt[a, n]
+                for g in range(G):
+                    X[a, b, g] += c * (fk[3, a, b, g] * rt[b, n, g] + fk[4, a, b, g] * a0[b, n, g])
+    _sym_add(s, X, qn)
+
+
+@nb.njit(cache=True, inline="always", error_model="numpy")
+def _flow1(s, Gt, h, a1, e1, p2a, fk, rn, qn, X):
+    """The same flow from zero, forced linearly in time: r' = s mu_a r + a1 tau,
+    q' = s (mu_a + mu_b) q + s (Gt r^T + r Gt^T) + e1 tau.  Results in (rn, qn)."""
+    K, M, G = a1.shape
+    h2 = h * h
+    for a in range(K):
+        for n in range(M):
+            for g in range(G):
+                rn[a, n, g] = h * h * p2a[a, g] * a1[a, n, g]
+    for a in range(K):
+        for b in range(K):
+            for g in range(G):
+                qn[a, b, g] = h2 * fk[2, a, b, g] * e1[a, b, g]
+                X[a, b, g] = 0.0
+            for n in range(M):
+                c = Gt[a, n]
+                for g in range(G):
+                    X[a, b, g] += c * (fk[5, a, b, g] * a1[b, n, g])
+    _sym_add(s, X, qn)
+
+
 @nb.njit(cache=True, nogil=True, error_model="numpy")
-def predictor(q, r, t, s, sef, V, mu, Gt, Et, h, q_out, r_out,
-              rt, a0, a1, rn, qt, e0, e1, qn, X, tmp, ea, p1a, p2a, d):
+def predict(q, r, t, s, sef, V, Gt, Et, h, q_out, r_out, rt, a0, rn, qt, e0, qn, X, tmp, ea, p1a, fk):
     """Exact solution over h of the block ODEs with the coefficients frozen at the start
-    (constant forcings s G_rho t^g and s eta f_g E).  Frozen groups (s = 0) are copied."""
+    (constant forcings s G_rho t^g and s eta f_g E), given the step's ``factors``.  Frozen
+    groups (s = 0) are copied."""
     K, M, G = r.shape
     _rot_r(V, r, rt)
     _rot_q(V, q, qt, tmp)
@@ -322,9 +359,19 @@ def predictor(q, r, t, s, sef, V, mu, Gt, Et, h, q_out, r_out,
             c = Et[a, b]
             for g in range(G):
                 e0[a, b, g] = sef[g] * c
-    _flow(s, mu, Gt, h, rt, qt, a0, a1, e0, e1, False, ea, p1a, p2a, d, rn, qn, X)
+    _flow0(s, Gt, h, rt, qt, a0, e0, ea, p1a, fk, rn, qn, X)
     _unrot(V, rn, qn, r_out, q_out, tmp, False)
     _copy_frozen(s, q, r, q_out, r_out)
+
+
+@nb.njit(cache=True, nogil=True, error_model="numpy")
+def predictor(q, r, t, s, sef, V, mu, Gt, Et, h, q_out, r_out,
+              rt, a0, a1, rn, qt, e0, e1, qn, X, tmp, ea, p1a, p2a, d):
+    """``predict`` with the step's factors computed here (``Work.arrays()`` as work space)."""
+    K, M, G = r.shape
+    fk = np.empty((6, K, K, G))
+    factors(s, mu, h, ea, p1a, p2a, fk)
+    predict(q, r, t, s, sef, V, Gt, Et, h, q_out, r_out, rt, a0, rn, qt, e0, qn, X, tmp, ea, p1a, fk)
 
 
 @nb.njit(cache=True, inline="always", error_model="numpy")
@@ -340,11 +387,11 @@ def _copy_frozen(s, q, r, q_out, r_out):
 
 
 @nb.njit(cache=True, nogil=True, error_model="numpy")
-def corrector(qa, ra, t, s, sef, dGl, dGr, dE, V, mu, Gt, h, q_out, r_out,
-              rt, a0, a1, rn, qt, e0, e1, qn, X, tmp, ea, p1a, p2a, d, zr, zq):
+def correct(qa, ra, t, s, sef, dGl, dGr, dE, V, Gt, h, q_out, r_out, a1, rn, e1, qn, X, tmp, p2a, fk):
     """ETD2RK corrector: (q_out, r_out) = (qa, ra) + h phi2(h A) (N(u_a) - N_0(u_a)), i.e. the
     exact flow from zero of the frozen system forced, linearly in time, by the change of the
-    coefficients along the step (dGl, dGr, dE: coefficients at u_a minus those at the start)."""
+    coefficients along the step (dGl, dGr, dE: coefficients at the end minus those at the start),
+    given the step's ``factors``.  Linear in (dGl, dGr, dE)."""
     K, M, G = ra.shape
     # N(u_a) - N_0(u_a) / h, in the original basis: vr into rn, vq into qn
     for i in range(K):
@@ -379,7 +426,7 @@ def corrector(qa, ra, t, s, sef, dGl, dGr, dE, V, mu, Gt, h, q_out, r_out,
                 qn[i, j, g] = (s[g] * (X[i, j, g] + X[j, i, g]) + sef[g] * c) / h
     _rot_r(V, rn, a1)
     _rot_q(V, qn, e1, tmp)
-    _flow(s, mu, Gt, h, zr, zq, zr, a1, zq, e1, True, ea, p1a, p2a, d, rn, qn, X)
+    _flow1(s, Gt, h, a1, e1, p2a, fk, rn, qn, X)
     for i in range(K):
         for n in range(M):
             for g in range(G):
@@ -389,6 +436,16 @@ def corrector(qa, ra, t, s, sef, dGl, dGr, dE, V, mu, Gt, h, q_out, r_out,
                 q_out[i, j, g] = qa[i, j, g]
     _unrot(V, rn, qn, r_out, q_out, tmp, True)
     _copy_frozen(s, qa, ra, q_out, r_out)
+
+
+@nb.njit(cache=True, nogil=True, error_model="numpy")
+def corrector(qa, ra, t, s, sef, dGl, dGr, dE, V, mu, Gt, h, q_out, r_out,
+              rt, a0, a1, rn, qt, e0, e1, qn, X, tmp, ea, p1a, p2a, d, zr, zq):
+    """``correct`` with the step's factors computed here (``Work.arrays()`` as work space)."""
+    K, M, G = ra.shape
+    fk = np.empty((6, K, K, G))
+    factors(s, mu, h, ea, p1a, p2a, fk)
+    correct(qa, ra, t, s, sef, dGl, dGr, dE, V, Gt, h, q_out, r_out, a1, rn, e1, qn, X, tmp, p2a, fk)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -481,3 +538,61 @@ def max_abs(q, r):
         if not a <= m:
             m = a
     return m
+
+
+# ---------------------------------------------------------------------------------------------
+# Anderson acceleration of the implicit corrector (deterministic, no LAPACK/BLAS)
+# ---------------------------------------------------------------------------------------------
+@nb.njit(cache=True, nogil=True, error_model="numpy")
+def anderson_next(dF, dG, f, g, out):
+    """out = g - dG gamma with gamma the least-squares solution of dF gamma = f (dF, dG: p x m
+    differences of successive residuals and images).  Modified Gram-Schmidt, two passes, in a
+    fixed summation order; a column that is (numerically) a combination of the earlier ones gets
+    gamma = 0."""
+    p, m = dF.shape
+    Qm = dF.copy()
+    R = np.zeros((m, m))
+    keep = np.zeros(m, dtype=np.bool_)
+    for j in range(m):
+        n0 = 0.0
+        for k in range(p):
+            n0 += Qm[k, j] * Qm[k, j]
+        for _ in range(2):
+            for i in range(j):
+                if not keep[i]:
+                    continue
+                c = 0.0
+                for k in range(p):
+                    c += Qm[k, i] * Qm[k, j]
+                R[i, j] += c
+                for k in range(p):
+                    Qm[k, j] -= c * Qm[k, i]
+        n1 = 0.0
+        for k in range(p):
+            n1 += Qm[k, j] * Qm[k, j]
+        if n1 > 1e-26 * n0 and n1 > 0.0:
+            nrm = math.sqrt(n1)
+            R[j, j] = nrm
+            for k in range(p):
+                Qm[k, j] /= nrm
+            keep[j] = True
+    rhs = np.zeros(m)
+    for j in range(m):
+        if keep[j]:
+            c = 0.0
+            for k in range(p):
+                c += Qm[k, j] * f[k]
+            rhs[j] = c
+    gamma = np.zeros(m)
+    for j in range(m - 1, -1, -1):
+        if not keep[j]:
+            continue
+        c = rhs[j]
+        for i in range(j + 1, m):
+            c -= R[j, i] * gamma[i]
+        gamma[j] = c / R[j, j]
+    for k in range(p):
+        c = g[k]
+        for j in range(m):
+            c -= dG[k, j] * gamma[j]
+        out[k] = c
