@@ -489,7 +489,7 @@ def memory_child(N, L, K, M, steps):
     base = _proc_status()
     G = groups(cfg).size
     work = kn.Work(K, M, G)
-    work_bytes = sum(a.nbytes for a in work.arrays()) + work.zr.nbytes + work.zq.nbytes + work.fk.nbytes
+    work_bytes = sum(a.nbytes for a in work.arrays()) + work.fk.nbytes
     del work
     state_bytes = G * (K * K + K * M + M * M) * 8
     est_bytes, _ = ode_estimate(G, K, M, 1, 1)

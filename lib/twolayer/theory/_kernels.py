@@ -144,7 +144,6 @@ class Work:
         self.e1 = np.empty((K, K, G)); self.qn = np.empty((K, K, G)); self.X = np.empty((K, K, G))
         self.tmp = np.empty((K, K, G)); self.ea = np.empty((K, G)); self.p1a = np.empty((K, G))
         self.p2a = np.empty((K, G)); self.d = np.empty((3, G))
-        self.zr = np.zeros((K, M, G)); self.zq = np.zeros((K, K, G))
         self.fk = np.empty((6, K, K, G))  # the step's pair factors (``factors``)
 
     def arrays(self):
@@ -367,7 +366,8 @@ def predict(q, r, t, s, sef, V, Gt, Et, h, q_out, r_out, rt, a0, rn, qt, e0, qn,
 @nb.njit(cache=True, nogil=True, error_model="numpy")
 def predictor(q, r, t, s, sef, V, mu, Gt, Et, h, q_out, r_out,
               rt, a0, a1, rn, qt, e0, e1, qn, X, tmp, ea, p1a, p2a, d):
-    """``predict`` with the step's factors computed here (``Work.arrays()`` as work space)."""
+    """``predict`` with the step's factors computed here (``Work.arrays()`` as work space; for
+    checks of a single frozen flow)."""
     K, M, G = r.shape
     fk = np.empty((6, K, K, G))
     factors(s, mu, h, ea, p1a, p2a, fk)
@@ -438,16 +438,6 @@ def correct(qa, ra, t, s, sef, dGl, dGr, dE, V, Gt, h, q_out, r_out, a1, rn, e1,
     _copy_frozen(s, qa, ra, q_out, r_out)
 
 
-@nb.njit(cache=True, nogil=True, error_model="numpy")
-def corrector(qa, ra, t, s, sef, dGl, dGr, dE, V, mu, Gt, h, q_out, r_out,
-              rt, a0, a1, rn, qt, e0, e1, qn, X, tmp, ea, p1a, p2a, d, zr, zq):
-    """``correct`` with the step's factors computed here (``Work.arrays()`` as work space)."""
-    K, M, G = ra.shape
-    fk = np.empty((6, K, K, G))
-    factors(s, mu, h, ea, p1a, p2a, fk)
-    correct(qa, ra, t, s, sef, dGl, dGr, dE, V, Gt, h, q_out, r_out, a1, rn, e1, qn, X, tmp, p2a, fk)
-
-
 # ---------------------------------------------------------------------------------------------
 # sums over groups and norms
 # ---------------------------------------------------------------------------------------------
@@ -494,31 +484,6 @@ def richardson(q1, r1, q2, r2, q, r, rtol, atol, err, scale):
     for g in range(G):
         ratio = err[g] / (atol + rtol * scale[g])
         if not ratio <= worst:  # also catches NaN
-            worst = ratio
-    return worst
-
-
-@nb.njit(cache=True, nogil=True, error_model="numpy")
-def change_norm(q1, r1, q2, r2, rtol, atol, err, scale):
-    """Largest change between two states per group, relative to atol + rtol * (largest overlap
-    of the group in either state)."""
-    K, M, G = r1.shape
-    for g in range(G):
-        err[g] = 0.0
-        scale[g] = 0.0
-    for i in range(K):
-        for j in range(K):
-            for g in range(G):
-                err[g] = max(err[g], abs(q2[i, j, g] - q1[i, j, g]))
-                scale[g] = max(scale[g], abs(q1[i, j, g]), abs(q2[i, j, g]))
-        for n in range(M):
-            for g in range(G):
-                err[g] = max(err[g], abs(r2[i, n, g] - r1[i, n, g]))
-                scale[g] = max(scale[g], abs(r1[i, n, g]), abs(r2[i, n, g]))
-    worst = 0.0
-    for g in range(G):
-        ratio = err[g] / (atol + rtol * scale[g])
-        if not ratio <= worst:
             worst = ratio
     return worst
 

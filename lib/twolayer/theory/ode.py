@@ -20,18 +20,19 @@ of the fast groups (rates up to eta lambda_+ ~ eta L / zeta(1+beta)); the change
 coefficients along the step enters as a forcing linear in time.  One step of size h is compared
 with two of h/2 (Richardson); their difference estimates the local error, held below
 atol + rtol * (largest overlap of the group) for every group, and is added to the result (local
-extrapolation, third order).  The corrector needs the coefficients at the end of the step; from
-64 trainable groups on (erf, linear) and for eta >= 0.3 it takes those of its own result (implicit, solved by
-Anderson acceleration in the K^2 + K M + K global overlaps, since the state enters the coefficients
-only through them), not those of the predictor (explicit).  The explicit corrector is unstable
-once h exceeds ~1/(relaxation rate) of many groups: those groups follow the coefficients
-quasi-statically and, summed into the global overlaps, feed a coefficient change back with a gain
-above one, which caps h far below what the accuracy asks (at N = L = 1024, K = 6, to alpha = 1e5:
-5300 explicit steps, 490 implicit ones, in 2.5x less time).  The exponential factors of a step
-depend only on (rates, eigenvalues of G_h, h), so the predictor and all corrector iterations share
-them.  The per-group work is compiled and runs in a fixed summation
-order; for the built-in erf and linear activations the coefficients are compiled too, so the
-whole trajectory is the same to the last bit on any CPU.  Cost per step O(G K^2 (K + M)) plus
+extrapolation, third order).  The corrector needs the coefficients at the end of the step.  From
+64 trainable groups on (erf, linear) and for eta >= 0.3 it takes those of its own result
+(implicit; the state enters the coefficients only through the K^2 + K M + K global overlaps, so
+the implicit equation is solved in those, by Anderson acceleration), otherwise those of the
+predictor (explicit).  The explicit corrector is unstable once h exceeds ~1/(relaxation rate) of
+many groups: those groups follow the coefficients quasi-statically and, summed into the global
+overlaps, feed a coefficient change back with a gain above one, which caps h far below what the
+accuracy asks (N = L = 1024, K = 6, to alpha = 1e5: 5300 explicit steps, 500 implicit ones, in
+2.5x less time).  The exponential factors of a step depend only on (rates, eigenvalues of G_h,
+h), so the predictor and all corrector iterations share them.  The per-group work is compiled and
+runs in a fixed summation order (the implicit corrector's least squares too); for the built-in
+erf and linear activations the coefficients are compiled too, so the whole trajectory is the
+same to the last bit on any CPU.  Cost per step O(G K^2 (K + M)) plus
 O(K^2 (K + M)^2) for the O(eta^2) average; in the late phase the step grows in proportion to
 alpha, so the number of steps grows like log(alpha).
 """
