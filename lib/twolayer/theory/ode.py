@@ -264,19 +264,12 @@ class _Integrator:
                    w.tmp, w.ea, w.p1a, w.fk)
         va = v + h * self.eta_v * F if self.eta_v else v
         q1, r1 = np.empty_like(q), np.empty_like(r)
-        if not self.implicit:
-            # explicit corrector: the coefficients at the end of the step taken at the predictor
-            c1 = self.coefficients(qa, ra, va)
-            d = [np.ascontiguousarray(x1 - x0) for x1, x0 in zip(c1, c0)]
-            kn.correct(qa, ra, self.t, self.s, self.sef, d[0], d[1], d[2], V, Gt, h, q1, r1, w.a1, w.rn, w.e1, w.qn,
-                       w.X, w.tmp, w.p2a, w.fk)
-            v1 = va + 0.5 * h * self.eta_v * d[3] if self.eta_v else v
-            return q1, r1, v1
-        # implicit corrector: the coefficients at the end of the step are those of the corrected
-        # state, c1 = c(Q1, R1, v1).  The state enters them only through the global overlaps, so
-        # the fixed point is sought in x = (Q1, R1, v1) (K^2 + K M + K numbers) by Anderson
-        # acceleration of x -> global overlaps of corrector(c(x)); the plain iteration diverges
-        # once stiff groups, slaved to the coefficients, feed their change back with gain > 1.
+        # The corrector needs the coefficients at the end of the step.  The explicit corrector takes
+        # them at the predictor (one pass of the loop below).  The implicit one takes those of the
+        # corrected state, c1 = c(Q1, R1, v1): the state enters them only through the global
+        # overlaps, so the fixed point is sought in x = (Q1, R1, v1) (K^2 + K M + K numbers) by
+        # Anderson acceleration of x -> global overlaps of corrector(c(x)); the plain iteration
+        # diverges once stiff groups, slaved to the coefficients, feed their change back with gain > 1.
         K2, KM = K * K, K * M
         Q, R = np.empty((K, K)), np.empty((K, M))
         kn.global_sums(qa, ra, self.lam, Q, R)
@@ -284,7 +277,7 @@ class _Integrator:
         tol = ITER_TOL * self.rtol * (1.0 + np.abs(x).max())
         acc = _Anderson(ITER_DEPTH)
         E1 = None
-        for _ in range(ITER_MAX):
+        for _ in range(ITER_MAX if self.implicit else 1):
             c1 = self.coef(x[:K2].reshape(K, K), x[K2:K2 + KM].reshape(K, M), self.T, x[K2 + KM:], E1)
             if not self.iterate_E:
                 E1 = c1[2]  # the O(eta^2) average stays at its first (predictor) value
@@ -292,6 +285,8 @@ class _Integrator:
             kn.correct(qa, ra, self.t, self.s, self.sef, d[0], d[1], d[2], V, Gt, h, q1, r1, w.a1, w.rn, w.e1, w.qn,
                        w.X, w.tmp, w.p2a, w.fk)
             v1 = va + 0.5 * h * self.eta_v * d[3] if self.eta_v else v
+            if not self.implicit:
+                return q1, r1, v1
             kn.global_sums(q1, r1, self.lam, Q, R)
             gx = np.concatenate([Q.ravel(), R.ravel(), v1])
             res = np.abs(gx - x).max()
