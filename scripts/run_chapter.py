@@ -36,6 +36,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "scripts"))
 from record_notebooks import TIMEOUT, coalesce_streams, notebook_client  # noqa: E402  (same execution settings)
 
+#: Seconds per cell at paper scale (05_published's Fig. 6 cell takes about an hour here).
+PAPER_TIMEOUT = 4 * 3600
+
 DEFAULT_OUT = ROOT / "_build" / "run_chapter"
 SCALES = ("default", "paper")
 
@@ -112,7 +115,9 @@ def main(argv=None) -> int:
                     help="TWOLAYER_SCALE for this run (default: the environment's, else 'default')")
     ap.add_argument("--out", type=Path, default=DEFAULT_OUT,
                     help=f"output directory (default: {DEFAULT_OUT.relative_to(ROOT)})")
-    ap.add_argument("--timeout", type=int, default=TIMEOUT, help="seconds per cell (default: %(default)s)")
+    ap.add_argument("--timeout", type=int, default=None,
+                    help=f"seconds per cell (default: {TIMEOUT} at the default scale, {PAPER_TIMEOUT} at paper "
+                         "scale, where one cell of 05_published runs ten K = 40 simulations and ODEs)")
     args = ap.parse_args(argv)
 
     md = args.chapter.with_suffix(".md")
@@ -130,7 +135,8 @@ def main(argv=None) -> int:
 
     t0 = time.perf_counter()
     print(f"executing {md} (TWOLAYER_SCALE={scale}) ...", flush=True)
-    ipynb, html, ok = run(md, out_dir, timeout=args.timeout)
+    timeout = args.timeout if args.timeout is not None else (PAPER_TIMEOUT if scale == "paper" else TIMEOUT)
+    ipynb, html, ok = run(md, out_dir, timeout=timeout)
     status = "done" if ok else "FAILED"
     print(f"  {status} in {time.perf_counter() - t0:.1f} s", flush=True)
     print(f"  notebook: {ipynb}\n  html:     {html}\n  figures:  {out_dir / 'figures'}", flush=True)
