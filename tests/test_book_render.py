@@ -15,8 +15,9 @@ The book's conventions (``book/contributing.md``) are checked on the rendered pa
 * no ``nan`` token in a cell output;
 * no line of a cell's text output (``pre``) longer than 100 characters;
 * every figure has a non-empty caption, and every image in a cell output sits in a figure;
-* every display equation fits its column (MathJax container ``scrollWidth`` at most its
-  ``clientWidth`` plus a few pixels).
+* every display equation fits its column at full size (MathJax container ``scrollWidth`` at most
+  its ``clientWidth`` plus a few pixels, not reaching past its block, not shrunk by
+  ``_static/fit-equations.js``, which only narrow screens need).
 
 ``TWOLAYER_BOOK_ROOT`` points the test at another copy of the book (default: this repository).
 
@@ -52,8 +53,11 @@ window.addEventListener("load", function () {
     // conventions of the book, measured in the laid-out page (results as JSON in #probe-result)
     var out = {math: [], figures: [], bare_images: [], outputs: [], pre_lines: []};
     document.querySelectorAll('mjx-container[display="true"]').forEach(function (c, i) {
-      if (c.scrollWidth > c.clientWidth + 4) {
-        var holder = c.closest("div.math, div.MathJax_Display, div");
+      // wider than its own box (it scrolls), its box reaching past the equation's block (where
+      // the theme's overflow: hidden clips it), or shrunk to fit by _static/fit-equations.js
+      var holder = c.closest("div.math, div.MathJax_Display, div");
+      var past = holder ? c.getBoundingClientRect().right - holder.getBoundingClientRect().right : 0;
+      if (c.scrollWidth > c.clientWidth + 4 || past > 4 || c.hasAttribute("data-fit-scale")) {
         var id = holder && holder.id ? holder.id : "display equation " + (i + 1);
         out.math.push([id, c.scrollWidth, c.clientWidth]);
       }
