@@ -17,7 +17,11 @@ The book's conventions (``book/contributing.md``) are checked on the rendered pa
 * every figure has a non-empty caption, and every image in a cell output sits in a figure;
 * every display equation fits its column at full size (MathJax container ``scrollWidth`` at most
   its ``clientWidth`` plus a few pixels, not reaching past its block, not shrunk by
-  ``_static/fit-equations.js``, which only narrow screens need).
+  ``_static/fit-equations.js``, which only narrow screens need);
+
+and on a phone (390 px, emulated through the DevTools protocol, since a headless window is never
+narrower than 500 px) every display equation fits its column after that script has run, and no
+page is wider than the screen.
 
 ``TWOLAYER_BOOK_ROOT`` points the test at another copy of the book (default: this repository).
 
@@ -315,3 +319,95 @@ def test_page_renders(built_book, page, tmp_path):
         res = _chromium(["--window-size=1280,2000", f"--screenshot={shot}", page_html.as_uri()],
                         tmp_path / "chromium-shot")
         assert shot.is_file() and shot.read_bytes().startswith(b"\x89PNG"), res.stderr[-2000:]
+
+
+# ------------------------------------------------------------------------------------------------
+# a phone: 390 px.  Headless Chromium's window is never narrower than 500 px (a --window-size of
+# 390 lays the page out at 500 px and crops), so the phone is emulated through the DevTools
+# protocol (Emulation.setDeviceMetricsOverride), driven over its websocket with tornado.
+# ------------------------------------------------------------------------------------------------
+PHONE = 390
+PHONE_CHECK = """(() => {
+  const out = {width: window.innerWidth, wide: []};
+  document.querySelectorAll('mjx-container[display="true"]').forEach((c, i) => {
+    const h = c.closest("div.math");
+    const past = h ? c.getBoundingClientRect().right - h.getBoundingClientRect().right : 0;
+    if (c.scrollWidth > c.clientWidth + 4 || past > 4) {
+      out.wide.push([h && h.id ? h.id : "display equation " + (i + 1), c.scrollWidth, c.clientWidth]);
+    }
+  });
+  return out;
+})()"""
+
+
+async def _phone_pages(html_dir: Path, pages: list[str], user_dir: Path) -> dict:
+    """{page: PHONE_CHECK's result} for every page, laid out 390 px wide (mobile emulation), after
+    MathJax and _static/fit-equations.js have run."""
+    import asyncio
+
+    from tornado.websocket import websocket_connect
+
+    proc = subprocess.Popen(
+        [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--hide-scrollbars",
+         "--disable-background-networking", "--disable-component-update", "--disable-extensions",
+         f"--user-data-dir={user_dir}", "--remote-debugging-port=0", "about:blank"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        port_file = user_dir / "DevToolsActivePort"
+        for _ in range(300):
+            if port_file.is_file() and port_file.read_text().count("\n") >= 1:
+                break
+            await asyncio.sleep(0.1)
+        port, path = port_file.read_text().split("\n")[:2]
+        ws = await websocket_connect(f"ws://127.0.0.1:{port}{path}", max_message_size=64 * 2**20)
+        ids = iter(range(1, 10**9))
+
+        async def call(method, session=None, **params):
+            i = next(ids)
+            msg = {"id": i, "method": method, "params": params}
+            if session:
+                msg["sessionId"] = session
+            await ws.write_message(json.dumps(msg))
+            while True:
+                m = json.loads(await asyncio.wait_for(ws.read_message(), 60))
+                if m.get("id") == i:
+                    assert "error" not in m, f"{method}: {m['error']}"
+                    return m["result"]
+
+        async def evaluate(session, expr, promise=False):
+            r = await call("Runtime.evaluate", session, expression=expr, returnByValue=True,
+                           awaitPromise=promise)
+            assert "exceptionDetails" not in r, f"{expr[:60]}: {r['exceptionDetails']}"
+            return r["result"].get("value")
+
+        target = (await call("Target.createTarget", url="about:blank"))["targetId"]
+        session = (await call("Target.attachToTarget", targetId=target, flatten=True))["sessionId"]
+        await call("Emulation.setDeviceMetricsOverride", session, width=PHONE, height=844,
+                   deviceScaleFactor=1, mobile=True)
+        results = {}
+        for page in pages:
+            await call("Page.navigate", session, url=(html_dir / f"{page}.html").as_uri())
+            for _ in range(600):
+                if await evaluate(session, "document.readyState") == "complete":
+                    break
+                await asyncio.sleep(0.05)
+            # fit-equations.js chained its fit on this promise at the load event, before us
+            await evaluate(session, "window.MathJax && MathJax.startup ? MathJax.startup.promise.then(() => 1) : 0",
+                           promise=True)
+            results[page] = await evaluate(session, PHONE_CHECK)
+        ws.close()
+        return results
+    finally:
+        proc.kill()
+        proc.wait()
+
+
+def test_display_equations_fit_a_phone(built_book, tmp_path):
+    """At 390 px every display equation fits its column: _static/fit-equations.js typesets a
+    wide one smaller (down to 60 per cent) and custom.css moves the number below it."""
+    import asyncio
+
+    results = asyncio.run(asyncio.wait_for(_phone_pages(built_book, PAGES, tmp_path / "chromium-phone"), 600))
+    assert {r["width"] for r in results.values()} == {PHONE}, results
+    wide = {p: r["wide"] for p, r in results.items() if r["wide"]}
+    assert not wide, f"display equations wider than a {PHONE} px column: {wide}"
