@@ -22,7 +22,7 @@ except ImportError:  # pragma: no cover - outside the book
 
 from .problem.checks import check_int
 
-__all__ = ["Table", "bound", "glue", "sig", "table"]
+__all__ = ["Table", "bound", "glue", "sig", "signed", "table"]
 
 
 def sig(x: float, digits: int = 2) -> float:
@@ -38,6 +38,14 @@ def bound(x: float, threshold: float) -> str:
     """``"< threshold"`` when |x| is below it, else the value to two significant digits: for
     deviations whose digits below the threshold are round-off or integration error."""
     return f"< {threshold:.0e}" if abs(float(x)) < threshold else f"{sig(x, 2):.2g}"
+
+
+def signed(x: float, decimals: int = 2) -> str:
+    """``x`` with its sign at ``decimals`` decimals; a value that rounds to zero is shown as
+    zero without a sign (no "-0.00": its sign is below the shown precision)."""
+    decimals = check_int("decimals", decimals, 0, 15)
+    text = f"{float(x):+.{decimals}f}"
+    return text[1:] if float(text) == 0.0 else text
 
 
 class Table:
