@@ -70,12 +70,12 @@ RC = {
     "savefig.dpi": 200,
     "savefig.bbox": "tight",
     "savefig.pad_inches": 0.03,
-    "font.size": 10,
-    "axes.labelsize": 11,
-    "axes.titlesize": 10,
-    "legend.fontsize": 8.5,
-    "xtick.labelsize": 8.5,
-    "ytick.labelsize": 8.5,
+    "font.size": 11,
+    "axes.labelsize": 12,
+    "axes.titlesize": 11,
+    "legend.fontsize": 9.5,
+    "xtick.labelsize": 9.5,
+    "ytick.labelsize": 9.5,
     "axes.prop_cycle": mpl.cycler(color=list(PALETTE)),
     "axes.spines.top": False,
     "axes.spines.right": False,
@@ -83,7 +83,7 @@ RC = {
     "lines.linewidth": 1.6,
     "legend.frameon": False,
     "legend.handlelength": 2.4,
-    "mathtext.fontset": "cm",
+    "mathtext.fontset": "dejavusans",   # math at the size and weight of the labels beside it
     "svg.fonttype": "path",
     "svg.hashsalt": "twolayer",
     "image.cmap": "viridis",
@@ -147,14 +147,20 @@ def plot_theory(ax, alpha, eps=None, label: str | None = None, color: str | None
     return line
 
 
+#: How a simulation's mean is drawn: solid, wider and lighter than a theory curve, so that the
+#: dashed theory drawn on top of it stays visible where the two agree.
+SIM_LINE = {"linestyle": "-", "linewidth": 2.8, "alpha": 0.5, "zorder": 2}
+
+
 def plot_sim(ax, curve, label: str | None = None, color: str | None = None, band: bool = True, **kw):
-    """A simulation ``Trajectory``: solid seed mean, shaded +- sem band when n_seeds > 1.
+    """A simulation ``Trajectory``: its seed mean drawn as ``SIM_LINE`` (solid, wide, light),
+    with a shaded +- sem band when n_seeds > 1.
 
     On a log y-axis the lower band edge is clipped to stay positive.
     """
     mean, sem = curve.mean(), curve.sem()
-    kw.setdefault("zorder", 2)
-    kw.setdefault("linestyle", "-")
+    for key, value in SIM_LINE.items():
+        kw.setdefault(key, value)
     (line,) = ax.plot(curve.alpha, mean, label=label, color=color, **kw)
     if band and curve.n_seeds > 1:
         lo = mean - sem
