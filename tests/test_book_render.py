@@ -328,7 +328,11 @@ def test_page_renders(built_book, page, tmp_path):
 # ------------------------------------------------------------------------------------------------
 PHONE = 390
 PHONE_CHECK = """(() => {
-  const out = {width: window.innerWidth, wide: []};
+  const out = {width: window.innerWidth, wide: [], page: document.documentElement.scrollWidth,
+               streams: []};
+  document.querySelectorAll('div.cell_output div.output.stream pre').forEach((e, i) => {
+    if (e.scrollWidth > e.clientWidth + 2) out.streams.push([i, e.scrollWidth, e.clientWidth]);
+  });
   document.querySelectorAll('mjx-container[display="true"]').forEach((c, i) => {
     const h = c.closest("div.math");
     const past = h ? c.getBoundingClientRect().right - h.getBoundingClientRect().right : 0;
@@ -404,10 +408,16 @@ async def _phone_pages(html_dir: Path, pages: list[str], user_dir: Path) -> dict
 
 def test_display_equations_fit_a_phone(built_book, tmp_path):
     """At 390 px every display equation fits its column: _static/fit-equations.js typesets a
-    wide one smaller (down to 60 per cent) and custom.css moves the number below it."""
+    wide one smaller (down to 60 per cent) and custom.css moves the number below it.  The page
+    is no wider than the phone, and printed output wraps."""
     import asyncio
 
     results = asyncio.run(asyncio.wait_for(_phone_pages(built_book, PAGES, tmp_path / "chromium-phone"), 600))
     assert {r["width"] for r in results.values()} == {PHONE}, results
     wide = {p: r["wide"] for p, r in results.items() if r["wide"]}
     assert not wide, f"display equations wider than a {PHONE} px column: {wide}"
+    # the page itself never scrolls sideways (wide tables and code scroll inside their block),
+    # and printed sentences wrap (custom.css) instead of scrolling
+    assert {p: r["page"] for p, r in results.items() if r["page"] > PHONE} == {}, results
+    streams = {p: r["streams"] for p, r in results.items() if r["streams"]}
+    assert not streams, f"printed output scrolling sideways at {PHONE} px: {streams}"
