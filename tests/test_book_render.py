@@ -330,6 +330,8 @@ PHONE = 390
 PHONE_CHECK = """(() => {
   const out = {width: window.innerWidth, wide: [], page: document.documentElement.scrollWidth,
                streams: []};
+  out.unlinked = Array.from(document.querySelectorAll('div.cell_output img'))
+    .filter(img => !img.closest('a')).length;
   document.querySelectorAll('div.cell_output div.output.stream pre').forEach((e, i) => {
     if (e.scrollWidth > e.clientWidth + 2) out.streams.push([i, e.scrollWidth, e.clientWidth]);
   });
@@ -409,7 +411,8 @@ async def _phone_pages(html_dir: Path, pages: list[str], user_dir: Path) -> dict
 def test_display_equations_fit_a_phone(built_book, tmp_path):
     """At 390 px every display equation fits its column: _static/fit-equations.js typesets a
     wide one smaller (down to 60 per cent) and custom.css moves the number below it.  The page
-    is no wider than the phone, and printed output wraps."""
+    is no wider than the phone, printed output wraps, and every figure links to its full-size
+    image."""
     import asyncio
 
     results = asyncio.run(asyncio.wait_for(_phone_pages(built_book, PAGES, tmp_path / "chromium-phone"), 600))
@@ -421,3 +424,6 @@ def test_display_equations_fit_a_phone(built_book, tmp_path):
     assert {p: r["page"] for p, r in results.items() if r["page"] > PHONE} == {}, results
     streams = {p: r["streams"] for p, r in results.items() if r["streams"]}
     assert not streams, f"printed output scrolling sideways at {PHONE} px: {streams}"
+    # every figure opens at full size when tapped (_static/figure-links.js)
+    unlinked = {p: r["unlinked"] for p, r in results.items() if r["unlinked"]}
+    assert not unlinked, f"figures without a link to their full-size image: {unlinked}"
