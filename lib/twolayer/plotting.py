@@ -171,6 +171,23 @@ def plot_sim(ax, curve, label: str | None = None, color: str | None = None, band
     return line
 
 
+def key_entries(ax, sim: str | None = "sgd", theory: str | None = "ode", color: str = "0.3") -> None:
+    """Legend entries for the two line styles, in a neutral colour: ``sim`` drawn as
+    ``SIM_LINE`` and ``theory`` dashed (for figures whose colours stand for parameters)."""
+    if sim is not None:
+        ax.plot([], [], color=color, label=sim, **SIM_LINE)
+    if theory is not None:
+        ax.plot([], [], color=color, linestyle="--", label=theory)
+
+
+def plain_log_ticks(axis, ticks) -> None:
+    """Label a logarithmic ``axis`` (``ax.xaxis`` or ``ax.yaxis``) that spans less than a decade
+    at ``ticks`` with plain numbers; its minor powers of ten would collide."""
+    axis.set_ticks(list(ticks))
+    axis.set_major_formatter(mpl.ticker.ScalarFormatter())
+    axis.set_minor_formatter(mpl.ticker.NullFormatter())
+
+
 def slope_guide(ax, x0: float, x1: float, y0: float, slope: float, label: str | None = None,
                 color: str = "0.25", text_offset: float = 0.7, **kw):
     """Draw the power law ``y = y0 (x / x0)**slope`` over its window ``[x0, x1]`` (dotted).
