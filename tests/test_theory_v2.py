@@ -35,6 +35,7 @@ from twolayer.engines.reference import reference_step
 from twolayer.gaussian import activation_of, covariance, delta_delta, stein_coefficients
 from twolayer.theory import asymptotic as asy
 from twolayer.theory import plateau as P
+from twolayer.problem.spectrum import groups
 from twolayer.theory.ode import _group_last, _Integrator, initial_overlaps, rhs
 from twolayer.theory import _kernels as kn
 
@@ -190,6 +191,61 @@ def test_implicit_corrector_agrees_with_explicit(cfg, alpha_max):
     assert imp.info["n_steps"][0] < exp.info["n_steps"][0]               # measured 2.3-9x fewer
     if cfg.train_readout:
         assert np.max(np.abs(imp.v[0] - exp.v[0])) <= 1e-6
+
+
+def test_corrector_map_equals_the_corrected_groups():
+    """The implicit corrector iterates on the global sums of the corrected groups, computed from
+    the contracted linear map (``map_groups``, ``map_reduce``, ``map_apply``) instead of the
+    groups: they equal the sums of ``correct``'s groups (random state and coefficient change,
+    frozen groups included), and chunking the groups over threads changes no bit."""
+    rng = np.random.default_rng(5)
+    cfg = Config(N=96, L=24, K=4, M=3, beta=1.0, eta=0.3, trainable=18)
+    g = groups(cfg)
+    G, K, M = g.size, cfg.K, cfg.M
+    qa = rng.standard_normal((K, K, G))
+    qa = np.ascontiguousarray(qa + np.swapaxes(qa, 0, 1))
+    ra, t = rng.standard_normal((K, M, G)), rng.standard_normal((M, M, G))
+    t = np.ascontiguousarray(t + np.swapaxes(t, 0, 1))
+    s = cfg.eta * g.lam * g.trainable
+    sef, lam, h = s * cfg.eta * g.frac, g.lam, 0.37
+    mu, Gt = rng.standard_normal(K), rng.standard_normal((K, M))
+    dGl, dGr, dE = rng.standard_normal((K, K)), rng.standard_normal((K, M)), rng.standard_normal((K, K))
+    dGl, dE = dGl + dGl.T, dE + dE.T
+    Q1, R1, Qa, Ra = np.empty((K, K)), np.empty((K, M)), np.empty((K, K)), np.empty((K, M))
+    kn.global_sums(qa, ra, lam, Qa, Ra)
+    tT = np.ascontiguousarray(np.swapaxes(t, 1, 2))
+    results = []
+    for nchunks in (1, 2, 3):
+        w, mp = kn.Work(K, M, G), kn.Map(K, M, G)
+        for c in range(nchunks):
+            kn.factors(s, mu, h, w.ea, w.p1a, w.p2a, w.fk, c, nchunks)
+        for c in range(nchunks):
+            kn.correct(qa, ra, t, s, sef, dGl, dGr, dE, Gt, h, w.q1, w.r1, w.a1, w.e1, w.X, w.p2a, w.fk, c, nchunks)
+            kn.map_groups(qa, ra, tT, s, lam, Gt, h, w.p2a, w.fk, *mp.group_arrays(), c, nchunks)
+        for c in range(nchunks):
+            kn.map_reduce(tT, sef, lam, w.fk, *mp.arrays(), c, nchunks)
+        kn.global_sums(w.q1, w.r1, lam, Q1, R1)
+        Q2, R2 = np.empty((K, K)), np.empty((K, M))
+        kn.map_apply(dGl, dGr, dE, h, Qa, Ra, mp.A, mp.B, mp.C, mp.D, mp.F1, mp.F2, mp.Ew, Q2, R2)
+        assert np.max(np.abs(Q2 - Q1)) <= 1e-12 * np.max(np.abs(Q1 - Qa))  # measured 5e-16
+        assert np.max(np.abs(R2 - R1)) <= 1e-12 * np.max(np.abs(R1 - Ra))
+        assert np.all(w.q1[:, :, ~g.trainable] == qa[:, :, ~g.trainable])  # frozen groups do not move
+        results.append((w.q1.copy(), w.r1.copy(), Q2, R2))
+    for other in results[1:]:
+        assert all(np.array_equal(x, y) for x, y in zip(results[0], other))
+
+
+@pytest.mark.parametrize("cfg", [
+    Config(N=128, L=128, K=5, M=3, beta=1.0, eta=0.05, sigma_J=0.01),                 # implicit corrector
+    Config(N=64, L=16, K=3, M=2, beta=1.0, eta=0.1, sigma_J=0.01, noise=0.3),         # explicit, label noise
+], ids=["implicit", "explicit-noise"])
+def test_ode_threads_change_no_bit(cfg):
+    """The threads share each step's groups and the O(eta^2) average: same trajectory, bit for bit."""
+    a = alpha_grid(200.0, 20, cfg.N)
+    runs = [solve_ode(cfg, a, seeds=(0, 1), workers=w) for w in (1, 2, 3)]
+    for tr in runs[1:]:
+        assert np.array_equal(tr.eps_g, runs[0].eps_g) and np.array_equal(tr.Q, runs[0].Q)
+        assert tr.info["n_steps"] == runs[0].info["n_steps"]
 
 
 def test_anderson_step_is_least_squares():

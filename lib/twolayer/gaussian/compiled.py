@@ -14,7 +14,7 @@ import math
 import numba as nb
 import numpy as np
 
-__all__ = ["COMPILED_CODES", "coefficients"]
+__all__ = ["COMPILED_CODES", "coefficients", "delta_delta"]
 
 #: Activation codes with compiled averages: 0 = linear, 1 = erf.
 COMPILED_CODES = (0, 1)
@@ -71,11 +71,35 @@ def coefficients(code, Q, R, T, v, vT, eta2, noise2, G_h, G_rho, E, F):
             G_h[i, j] = -v[i] * v[j] * _pair(code, 1, Q[i, i], Q[j, j], Q[i, j])
         G_h[i, i] += v[i] * h
         F[i] = f
-    for i in range(K):
-        for j in range(K):
-            E[i, j] = 0.0
-    if not eta2:
-        return
+    if eta2:
+        delta_delta(code, Q, R, T, v, vT, noise2, E, 0, 1)
+    else:
+        for i in range(K):
+            for j in range(K):
+                E[i, j] = 0.0
+
+
+@nb.njit(cache=True, nogil=True)
+def delta_delta(code, Q, R, T, v, vT, noise2, E, chunk, nchunks):
+    """E[delta delta^T] (K, K) with label noise of variance ``noise2``, for ``code`` 0 (linear)
+    or 1 (erf); only the rows i of chunk ``chunk`` of ``nchunks`` (near-equal numbers of pairs
+    j >= i, mirrored to E[j, i]), so that threads can share it.  Every entry is computed the same
+    way whatever the chunking."""
+    K = Q.shape[0]
+    M = T.shape[0]
+    total = K * (K + 1) // 2
+    lo, hi = (total * chunk) // nchunks, (total * (chunk + 1)) // nchunks
+    i0 = i1 = K
+    seen = 0
+    for i in range(K):  # rows [i0, i1): those whose first pair index lies in [lo, hi)
+        if seen >= lo and i0 == K:
+            i0 = i
+        if seen >= hi:
+            i1 = i
+            break
+        seen += K - i
+    if i0 > i1:
+        i0 = i1
     P = K + M
     C = np.empty((P, P))
     w = np.empty(P)
@@ -95,11 +119,12 @@ def coefficients(code, Q, R, T, v, vT, eta2, noise2, G_h, G_rho, E, F):
         for a in range(P):
             for b in range(P):
                 s += w[a] * w[b] * C[a, b]
-        for i in range(K):
-            for j in range(K):
+        for i in range(i0, i1):
+            for j in range(i, K):
                 E[i, j] = v[i] * v[j] * (s + noise2)
+                E[j, i] = E[i, j]
         return
-    for i in range(K):
+    for i in range(i0, i1):
         for j in range(i, K):
             s = 0.0
             for a in range(P):

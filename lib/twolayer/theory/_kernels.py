@@ -132,6 +132,16 @@ def prepare(G_h, G_rho, E, V, mu, Gt, Et):
             Et[a, b] = s
 
 
+@nb.njit(cache=True, inline="always")
+def chunk_range(n, chunk, nchunks):
+    """The index range [i0, i1) of chunk ``chunk`` of ``nchunks`` near-equal contiguous chunks of
+    range(n).  The per-group kernels work on one chunk of the groups, so that threads can share a
+    step; a group's arithmetic does not depend on the chunk it is in, so neither do the results.
+    The bounds are unsigned: with signed ones the compiler must allow negative (wrap-around)
+    indices and does not vectorise the loops over the groups (measured 4x slower)."""
+    return np.uint64((n * chunk) // nchunks), np.uint64((n * (chunk + 1)) // nchunks)
+
+
 # ---------------------------------------------------------------------------------------------
 # work space and basis changes (group-last arrays)
 # ---------------------------------------------------------------------------------------------
@@ -145,6 +155,9 @@ class Work:
         self.tmp = np.empty((K, K, G)); self.ea = np.empty((K, G)); self.p1a = np.empty((K, G))
         self.p2a = np.empty((K, G)); self.d = np.empty((3, G))
         self.fk = np.empty((6, K, K, G))  # the step's pair factors (``factors``)
+        # the predictor (qa, ra) and the corrected state (q1, r1) in the eigenbasis of the step
+        self.qa = np.empty((K, K, G)); self.ra = np.empty((K, M, G))
+        self.q1 = np.empty((K, K, G)); self.r1 = np.empty((K, M, G))
 
     def arrays(self):
         return (self.rt, self.a0, self.a1, self.rn, self.qt, self.e0, self.e1, self.qn, self.X, self.tmp,
@@ -152,71 +165,71 @@ class Work:
 
 
 @nb.njit(cache=True, inline="always", error_model="numpy")
-def _rot_r(V, x, out):
+def _rot_r(V, x, out, g0, g1):
     """out[a, n, :] = sum_k V[k, a] x[k, n, :]."""
     K, M, G = x.shape
     for a in range(K):
         for n in range(M):
-            for g in range(G):
+            for g in range(g0, g1):
                 out[a, n, g] = 0.0
             for k in range(K):
                 v = V[k, a]
-                for g in range(G):
+                for g in range(g0, g1):
                     out[a, n, g] += v * x[k, n, g]
 
 
 @nb.njit(cache=True, inline="always", error_model="numpy")
-def _rot_q(V, x, out, tmp):
+def _rot_q(V, x, out, tmp, g0, g1):
     """out = V^T x V per group."""
     K = x.shape[0]
     G = x.shape[2]
     for k in range(K):
         for b in range(K):
-            for g in range(G):
+            for g in range(g0, g1):
                 tmp[k, b, g] = 0.0
             for l in range(K):
                 v = V[l, b]
-                for g in range(G):
+                for g in range(g0, g1):
                     tmp[k, b, g] += x[k, l, g] * v
     for a in range(K):
         for b in range(K):
-            for g in range(G):
+            for g in range(g0, g1):
                 out[a, b, g] = 0.0
             for k in range(K):
                 v = V[k, a]
-                for g in range(G):
+                for g in range(g0, g1):
                     out[a, b, g] += v * tmp[k, b, g]
 
 
 @nb.njit(cache=True, inline="always", error_model="numpy")
-def _unrot(V, rn, qn, r_out, q_out, tmp, add):
+def _unrot(V, rn, qn, r_out, q_out, tmp, add, g0, g1):
     """r_out (+)= V rn, q_out (+)= V qn V^T per group."""
     K, M, G = rn.shape
     for k in range(K):
         for n in range(M):
             if not add:
-                for g in range(G):
+                for g in range(g0, g1):
                     r_out[k, n, g] = 0.0
             for a in range(K):
                 v = V[k, a]
-                for g in range(G):
+                for g in range(g0, g1):
                     r_out[k, n, g] += v * rn[a, n, g]
     for a in range(K):
         for l in range(K):
-            for g in range(G):
+            for g in range(g0, g1):
                 tmp[a, l, g] = 0.0
             for b in range(K):
                 v = V[l, b]
-                for g in range(G):
+                for g in range(g0, g1):
                     tmp[a, l, g] += qn[a, b, g] * v
     for k in range(K):
         for l in range(K):
             if not add:
-                for g in range(G):
+                for g in range(g0, g1):
                     q_out[k, l, g] = 0.0
             for a in range(K):
                 v = V[k, a]
-                for g in range(G):
+                for g in range(g0, g1):
                     q_out[k, l, g] += v * tmp[a, l, g]
 
 
@@ -224,7 +237,7 @@ def _unrot(V, rn, qn, r_out, q_out, tmp, add):
 # exact flow of the frozen linear system
 # ---------------------------------------------------------------------------------------------
 @nb.njit(cache=True, nogil=True, error_model="numpy")
-def factors(s, mu, h, ea, p1a, p2a, fk):
+def factors(s, mu, h, ea, p1a, p2a, fk, chunk, nchunks):
     """The exponential factors of one step h of the frozen system, in the eigenbasis of G_h
     (eigenvalues mu): per mode a and group g, ea = e^x, p1a = phi1(x), p2a = phi2(x) at
     x = s_g mu_a h; per pair (a, b) and group, fk = (e^k, phi1(k), phi2(k), d0, d1, d2) at
@@ -233,13 +246,15 @@ def factors(s, mu, h, ea, p1a, p2a, fk):
     corrector of the step share them.
 
     The inner loops over groups are branch-free (both the Taylor series and the closed form of
-    the phi functions are computed and one is selected), so that they vectorise."""
+    the phi functions are computed and one is selected), so that they vectorise.  Like every
+    per-group kernel it handles the groups of chunk ``chunk`` of ``nchunks`` (``chunk_range``)."""
     K = mu.shape[0]
     G = s.shape[0]
+    g0, g1 = chunk_range(G, chunk, nchunks)
     h2 = h * h
     h3 = h2 * h
     for a in range(K):
-        for g in range(G):
+        for g in range(g0, g1):
             x = s[g] * mu[a] * h
             ex = math.exp(x)
             sp1, sp2 = _series12(x)
@@ -251,7 +266,7 @@ def factors(s, mu, h, ea, p1a, p2a, fk):
     for a in range(K):
         for b in range(K):
             # kap = nua + nub, so kap - nub = nua
-            for g in range(G):
+            for g in range(g0, g1):
                 nua = s[g] * mu[a] * h
                 nub = s[g] * mu[b] * h
                 kap = nua + nub
@@ -282,85 +297,84 @@ def factors(s, mu, h, ea, p1a, p2a, fk):
 
 
 @nb.njit(cache=True, inline="always", error_model="numpy")
-def _sym_add(s, X, qn):
+def _sym_add(s, X, qn, g0, g1):
     """qn += s (X + X^T) per group."""
     K = X.shape[0]
     G = X.shape[2]
     for a in range(K):
         for b in range(K):
-            for g in range(G):
+            for g in range(g0, g1):
                 qn[a, b, g] += s[g] * (X[a, b, g] + X[b, a, g])
 
 
 @nb.njit(cache=True, inline="always", error_model="numpy")
-def _flow0(s, Gt, h, rt, qt, a0, e0, ea, p1a, fk, rn, qn, X):
+def _flow0(s, Gt, h, rt, qt, a0, e0, ea, p1a, fk, rn, qn, X, g0, g1):
     """In the eigenbasis of G_h, for every group: r' = s mu_a r + a0,
     q' = s (mu_a + mu_b) q + s (Gt r^T + r Gt^T) + e0 (constant forcings), from (rt, qt) at
     tau = 0 to tau = h, with the step's ``factors``.  Results in (rn, qn)."""
     K, M, G = rt.shape
     for a in range(K):
         for n in range(M):
-            for g in range(G):
+            for g in range(g0, g1):
                 rn[a, n, g] = ea[a, g] * rt[a, n, g] + h * p1a[a, g] * a0[a, n, g]
     for a in range(K):
         for b in range(K):
-            for g in range(G):
+            for g in range(g0, g1):
                 qn[a, b, g] = fk[0, a, b, g] * qt[a, b, g] + h * fk[1, a, b, g] * e0[a, b, g]
                 X[a, b, g] = 0.0
             for n in range(M):
                 c = Gt[a, n]
-                for g in range(G):
+                for g in range(g0, g1):
                     X[a, b, g] += c * (fk[3, a, b, g] * rt[b, n, g] + fk[4, a, b, g] * a0[b, n, g])
-    _sym_add(s, X, qn)
+    _sym_add(s, X, qn, g0, g1)
 
 
 @nb.njit(cache=True, inline="always", error_model="numpy")
-def _flow1(s, Gt, h, a1, e1, p2a, fk, rn, qn, X):
+def _flow1(s, Gt, h, a1, e1, p2a, fk, rn, qn, X, g0, g1):
     """The same flow from zero, forced linearly in time: r' = s mu_a r + a1 tau,
     q' = s (mu_a + mu_b) q + s (Gt r^T + r Gt^T) + e1 tau.  Results in (rn, qn)."""
     K, M, G = a1.shape
     h2 = h * h
     for a in range(K):
         for n in range(M):
-            for g in range(G):
+            for g in range(g0, g1):
                 rn[a, n, g] = h * h * p2a[a, g] * a1[a, n, g]
     for a in range(K):
         for b in range(K):
-            for g in range(G):
+            for g in range(g0, g1):
                 qn[a, b, g] = h2 * fk[2, a, b, g] * e1[a, b, g]
                 X[a, b, g] = 0.0
             for n in range(M):
                 c = Gt[a, n]
-                for g in range(G):
+                for g in range(g0, g1):
                     X[a, b, g] += c * (fk[5, a, b, g] * a1[b, n, g])
-    _sym_add(s, X, qn)
+    _sym_add(s, X, qn, g0, g1)
 
 
 @nb.njit(cache=True, nogil=True, error_model="numpy")
-def predict(q, r, t, s, sef, V, Gt, Et, h, q_out, r_out, rt, a0, rn, qt, e0, qn, X, tmp, ea, p1a, fk):
+def predict(q, r, t, s, sef, V, Gt, Et, h, qa_out, ra_out, rt, a0, qt, e0, X, tmp, ea, p1a, fk, chunk, nchunks):
     """Exact solution over h of the block ODEs with the coefficients frozen at the start
-    (constant forcings s G_rho t^g and s eta f_g E), given the step's ``factors``.  Frozen
-    groups (s = 0) are copied."""
+    (constant forcings s G_rho t^g and s eta f_g E), given the step's ``factors``; the result
+    (qa_out, ra_out) is left in the eigenbasis of G_h (``finish`` rotates back)."""
     K, M, G = r.shape
-    _rot_r(V, r, rt)
-    _rot_q(V, q, qt, tmp)
+    g0, g1 = chunk_range(G, chunk, nchunks)
+    _rot_r(V, r, rt, g0, g1)
+    _rot_q(V, q, qt, tmp, g0, g1)
     for a in range(K):
         for n in range(M):
-            for g in range(G):
+            for g in range(g0, g1):
                 a0[a, n, g] = 0.0
             for m in range(M):
                 c = Gt[a, m]
-                for g in range(G):
+                for g in range(g0, g1):
                     a0[a, n, g] += c * t[m, n, g]
-            for g in range(G):
+            for g in range(g0, g1):
                 a0[a, n, g] *= s[g]
         for b in range(K):
             c = Et[a, b]
-            for g in range(G):
+            for g in range(g0, g1):
                 e0[a, b, g] = sef[g] * c
-    _flow0(s, Gt, h, rt, qt, a0, e0, ea, p1a, fk, rn, qn, X)
-    _unrot(V, rn, qn, r_out, q_out, tmp, False)
-    _copy_frozen(s, q, r, q_out, r_out)
+    _flow0(s, Gt, h, rt, qt, a0, e0, ea, p1a, fk, ra_out, qa_out, X, g0, g1)
 
 
 @nb.njit(cache=True, nogil=True, error_model="numpy")
@@ -370,14 +384,15 @@ def predictor(q, r, t, s, sef, V, mu, Gt, Et, h, q_out, r_out,
     checks of a single frozen flow)."""
     K, M, G = r.shape
     fk = np.empty((6, K, K, G))
-    factors(s, mu, h, ea, p1a, p2a, fk)
-    predict(q, r, t, s, sef, V, Gt, Et, h, q_out, r_out, rt, a0, rn, qt, e0, qn, X, tmp, ea, p1a, fk)
+    factors(s, mu, h, ea, p1a, p2a, fk, 0, 1)
+    predict(q, r, t, s, sef, V, Gt, Et, h, qn, rn, rt, a0, qt, e0, X, tmp, ea, p1a, fk, 0, 1)
+    finish(V, qn, rn, q, r, s, q_out, r_out, tmp, 0, 1)
 
 
 @nb.njit(cache=True, inline="always", error_model="numpy")
-def _copy_frozen(s, q, r, q_out, r_out):
+def _copy_frozen(s, q, r, q_out, r_out, g0, g1):
     K, M, G = r.shape
-    for g in range(G):
+    for g in range(g0, g1):
         if s[g] == 0.0:
             for i in range(K):
                 for n in range(M):
@@ -387,55 +402,268 @@ def _copy_frozen(s, q, r, q_out, r_out):
 
 
 @nb.njit(cache=True, nogil=True, error_model="numpy")
-def correct(qa, ra, t, s, sef, dGl, dGr, dE, V, Gt, h, q_out, r_out, a1, rn, e1, qn, X, tmp, p2a, fk):
-    """ETD2RK corrector: (q_out, r_out) = (qa, ra) + h phi2(h A) (N(u_a) - N_0(u_a)), i.e. the
-    exact flow from zero of the frozen system forced, linearly in time, by the change of the
-    coefficients along the step (dGl, dGr, dE: coefficients at the end minus those at the start),
-    given the step's ``factors``.  Linear in (dGl, dGr, dE)."""
+def correct(qa, ra, t, s, sef, dGl, dGr, dE, Gt, h, q1, r1, a1, e1, X, p2a, fk, chunk, nchunks):
+    """ETD2RK corrector in the eigenbasis of G_h: (q1, r1) = (qa, ra) + h phi2(h A) (N(u_a) -
+    N_0(u_a)), the exact flow from zero of the frozen system forced, linearly in time, by the
+    change of the coefficients along the step (dGl = V^T dG_h V, dGr = V^T dG_rho, dE = V^T dE V:
+    coefficients at the end minus those at the start, rotated), given the step's ``factors``
+    and the predictor (qa, ra) of ``predict``.  Linear in (dGl, dGr, dE); ``finish`` rotates the
+    result back."""
     K, M, G = ra.shape
-    # N(u_a) - N_0(u_a) / h, in the original basis: vr into rn, vq into qn
-    for i in range(K):
+    g0, g1 = chunk_range(G, chunk, nchunks)
+    # N(u_a) - N_0(u_a), divided by h: its r part into a1, its q part into e1
+    for a in range(K):
         for n in range(M):
-            for g in range(G):
-                rn[i, n, g] = 0.0
-            for j in range(K):
-                c = dGl[i, j]
-                for g in range(G):
-                    rn[i, n, g] += c * ra[j, n, g]
+            for g in range(g0, g1):
+                a1[a, n, g] = 0.0
+            for b in range(K):
+                c = dGl[a, b]
+                for g in range(g0, g1):
+                    a1[a, n, g] += c * ra[b, n, g]
             for m in range(M):
-                c = dGr[i, m]
-                for g in range(G):
-                    rn[i, n, g] += c * t[m, n, g]
-            for g in range(G):
-                rn[i, n, g] *= s[g] / h
-        for j in range(K):
-            for g in range(G):
-                X[i, j, g] = 0.0
+                c = dGr[a, m]
+                for g in range(g0, g1):
+                    a1[a, n, g] += c * t[m, n, g]
+            for g in range(g0, g1):
+                a1[a, n, g] *= s[g] / h
+        for b in range(K):
+            for g in range(g0, g1):
+                X[a, b, g] = 0.0
             for k in range(K):
-                c = dGl[i, k]
-                for g in range(G):
-                    X[i, j, g] += c * qa[k, j, g]
+                c = dGl[a, k]
+                for g in range(g0, g1):
+                    X[a, b, g] += c * qa[k, b, g]
             for m in range(M):
-                c = dGr[i, m]
-                for g in range(G):
-                    X[i, j, g] += c * ra[j, m, g]
-    for i in range(K):
-        for j in range(K):
-            c = dE[i, j]
-            for g in range(G):
-                qn[i, j, g] = (s[g] * (X[i, j, g] + X[j, i, g]) + sef[g] * c) / h
-    _rot_r(V, rn, a1)
-    _rot_q(V, qn, e1, tmp)
-    _flow1(s, Gt, h, a1, e1, p2a, fk, rn, qn, X)
-    for i in range(K):
+                c = dGr[a, m]
+                for g in range(g0, g1):
+                    X[a, b, g] += c * ra[b, m, g]
+    for a in range(K):
+        for b in range(K):
+            c = dE[a, b]
+            for g in range(g0, g1):
+                e1[a, b, g] = (s[g] * (X[a, b, g] + X[b, a, g]) + sef[g] * c) / h
+    _flow1(s, Gt, h, a1, e1, p2a, fk, r1, q1, X, g0, g1)
+    for a in range(K):
         for n in range(M):
+            for g in range(g0, g1):
+                r1[a, n, g] += ra[a, n, g]
+        for b in range(K):
+            for g in range(g0, g1):
+                q1[a, b, g] += qa[a, b, g]
+
+
+class Map:
+    """The corrector's global sums as a linear function of the coefficient change (``map_groups``,
+    ``map_reduce``, ``map_apply``): contractions over the groups, and the transposed copies they are built from."""
+
+    def __init__(self, K: int, M: int, G: int):
+        self.A = np.empty((K, K, M)); self.B = np.empty((M, K, M)); self.C = np.empty((K, K, K))
+        self.D = np.empty((K, K, M)); self.F1 = np.empty((K, K, K)); self.F2 = np.empty((K, K, M))
+        self.Ew = np.empty((K, K))
+        self.wr = np.empty((K, G)); self.W = np.empty((K, K, G)); self.U = np.empty((K, K, G))
+        self.raT = np.empty((K, G, M)); self.qaT = np.empty((K, G, K))
+        self.Y = np.empty((K, K, G)); self.YT = np.empty((K, G, K)); self.Yt = np.empty((K, M, G))
+        self.YtT = np.empty((K, G, M))
+
+    def group_arrays(self):
+        """The work arrays of ``map_groups``."""
+        return (self.wr, self.W, self.U, self.raT, self.qaT, self.Y, self.YT, self.Yt, self.YtT)
+
+    def arrays(self):
+        """The outputs and work arrays of ``map_reduce``."""
+        return (self.A, self.B, self.C, self.D, self.F1, self.F2, self.Ew) + self.group_arrays()
+
+
+@nb.njit(cache=True, inline="always", error_model="numpy")
+def _gemm_g(w, x, out):
+    """out[a, j] = sum_g w[a, g] x[g, j], summed over g in order (vectorised over j)."""
+    K, G = w.shape
+    J = x.shape[1]
+    for a in range(K):
+        for j in range(J):
+            out[a, j] = 0.0
+    for g in range(G):
+        for a in range(K):
+            c = w[a, g]
+            for j in range(J):
+                out[a, j] += c * x[g, j]
+
+
+@nb.njit(cache=True, nogil=True, error_model="numpy")
+def map_groups(qa, ra, tT, s, lam, Gt, h, p2a, fk, wr, W, U, raT, qaT, Y, YT, Yt, YtT, chunk, nchunks):
+    """First half of the corrector's linear map (``map_reduce``), per group: the weights
+    wr = lambda s p2a, W = lambda s phi2(kappa), U = lambda s^2 fk5 / h (``factors``), the
+    group-first copies raT[b, g, m] = ra[b, m, g], qaT[b, g, k] = qa[k, b, g], and
+    Y[a, g, c] = sum_n Gt[a, n] ra[c, n, g], Yt[a, g, m] = sum_n Gt[a, n] t[m, n, g]
+    (tT[m, g, n] = t[m, n, g]), for the groups of chunk ``chunk`` of ``nchunks``."""
+    K, M, G = ra.shape
+    g0, g1 = chunk_range(G, chunk, nchunks)
+    for a in range(K):
+        for g in range(g0, g1):
+            wr[a, g] = lam[g] * s[g] * p2a[a, g]
+        for b in range(K):
+            for g in range(g0, g1):
+                W[a, b, g] = lam[g] * s[g] * fk[2, a, b, g]
+                U[a, b, g] = lam[g] * s[g] * s[g] * fk[5, a, b, g] / h
+    for b in range(K):
+        for m in range(M):
+            for g in range(g0, g1):
+                raT[b, g, m] = ra[b, m, g]
+        for k in range(K):
+            for g in range(g0, g1):
+                qaT[b, g, k] = qa[k, b, g]
+    for a in range(K):
+        for c in range(K):
+            for g in range(g0, g1):
+                Y[a, c, g] = 0.0
+            for n in range(M):
+                v = Gt[a, n]
+                for g in range(g0, g1):
+                    Y[a, c, g] += v * ra[c, n, g]
+            for g in range(g0, g1):
+                YT[a, g, c] = Y[a, c, g]
+        for m in range(M):
+            for g in range(g0, g1):
+                Yt[a, m, g] = 0.0
+            for n in range(M):
+                v = Gt[a, n]
+                for g in range(g0, g1):
+                    Yt[a, m, g] += v * tT[m, g, n]
+            for g in range(g0, g1):
+                YtT[a, g, m] = Yt[a, m, g]
+
+
+@nb.njit(cache=True, nogil=True, error_model="numpy")
+def map_reduce(tT, sef, lam, fk, A, B, C, D, F1, F2, Ew, wr, W, U, raT, qaT, Y, YT, Yt, YtT, chunk, nchunks):
+    """The global sums (Q1, R1) of ``correct`` are affine in the rotated coefficient change
+    (dGl, dGr, dE); this writes the coefficients of that map, contracted over the groups, so that
+    each iteration of the implicit corrector costs O(K^2 (K + M)) instead of O(G K^2 (K + M)):
+
+        R1 - Ra = h (sum_b dGl[a, b] A[b, a, n] + sum_m dGr[a, m] B[m, a, n])
+        Q1 - Qa = h (P + P^T) + h dE * Ew + Z + Z^T,
+        P[a, b] = sum_k dGl[a, k] C[b, a, k] + sum_m dGr[a, m] D[b, a, m],
+        Z[a, b] = sum_c dGl[b, c] F1[a, b, c] + sum_m dGr[b, m] F2[a, b, m]
+
+    (``map_apply``), from the arrays of ``map_groups``.  Every sum over the groups runs in order;
+    the chunk ``chunk`` of ``nchunks`` is a range of the first index of the outputs, so the
+    result does not depend on the chunking."""
+    K = A.shape[0]
+    M = B.shape[0]
+    G = lam.shape[0]
+    b0, b1 = chunk_range(K, chunk, nchunks)
+    for b in range(b0, b1):
+        _gemm_g(wr, raT[b], A[b])                    # A[b, a, n] = sum_g wr[a, g] ra[b, n, g]
+        _gemm_g(W[:, b, :], qaT[b], C[b])            # C[b, a, k] = sum_g W[a, b, g] qa[k, b, g]
+        _gemm_g(W[:, b, :], raT[b], D[b])            # D[b, a, m] = sum_g W[a, b, g] ra[b, m, g]
+    m0, m1 = chunk_range(M, chunk, nchunks)
+    for m in range(m0, m1):
+        _gemm_g(wr, tT[m], B[m])                     # B[m, a, n] = sum_g wr[a, g] t[m, n, g]
+    for a in range(b0, b1):
+        _gemm_g(U[a], YT[a], F1[a])                  # F1[a, b, c] = sum_g U[a, b, g] Y[a, c, g]
+        _gemm_g(U[a], YtT[a], F2[a])                 # F2[a, b, m] = sum_g U[a, b, g] Yt[a, m, g]
+        for b in range(K):
+            acc = 0.0
             for g in range(G):
-                r_out[i, n, g] = ra[i, n, g]
-        for j in range(K):
-            for g in range(G):
-                q_out[i, j, g] = qa[i, j, g]
-    _unrot(V, rn, qn, r_out, q_out, tmp, True)
-    _copy_frozen(s, qa, ra, q_out, r_out)
+                acc += lam[g] * fk[2, a, b, g] * sef[g]
+            Ew[a, b] = acc
+
+
+@nb.njit(cache=True, nogil=True, error_model="numpy")
+def map_apply(dGl, dGr, dE, h, Qa, Ra, A, B, C, D, F1, F2, Ew, Q1, R1):
+    """(Q1, R1), the global sums of ``correct`` in the eigenbasis, from the map of
+    ``map_reduce`` and the predictor's sums (Qa, Ra)."""
+    K, M = dGr.shape
+    P = np.empty((K, K))
+    Z = np.empty((K, K))
+    for a in range(K):
+        for n in range(M):
+            acc = 0.0
+            for b in range(K):
+                acc += dGl[a, b] * A[b, a, n]
+            for m in range(M):
+                acc += dGr[a, m] * B[m, a, n]
+            R1[a, n] = Ra[a, n] + h * acc
+        for b in range(K):
+            acc = 0.0
+            for k in range(K):
+                acc += dGl[a, k] * C[b, a, k]
+            for m in range(M):
+                acc += dGr[a, m] * D[b, a, m]
+            P[a, b] = acc
+            acc = 0.0
+            for c in range(K):
+                acc += dGl[b, c] * F1[a, b, c]
+            for m in range(M):
+                acc += dGr[b, m] * F2[a, b, m]
+            Z[a, b] = acc
+    for a in range(K):
+        for b in range(K):
+            Q1[a, b] = Qa[a, b] + h * (P[a, b] + P[b, a]) + h * dE[a, b] * Ew[a, b] + Z[a, b] + Z[b, a]
+
+
+@nb.njit(cache=True, nogil=True, error_model="numpy")
+def finish(V, qt, rt, q, r, s, q_out, r_out, tmp, chunk, nchunks):
+    """The state (qt, rt) of a step, in the eigenbasis V of G_h, back in the original basis:
+    r_out = V rt, q_out = V qt V^T per group; frozen groups (s = 0) are copied from (q, r), the
+    state at the start of the step, exactly."""
+    g0, g1 = chunk_range(r.shape[2], chunk, nchunks)
+    _unrot(V, rt, qt, r_out, q_out, tmp, False, g0, g1)
+    _copy_frozen(s, q, r, q_out, r_out, g0, g1)
+
+
+@nb.njit(cache=True, nogil=True, error_model="numpy")
+def rotate_coefficients(V, dGl, dGr, dE, dGlt, dGrt, dEt):
+    """dGlt = V^T dGl V, dGrt = V^T dGr, dEt = V^T dE V (fixed summation order)."""
+    K, M = dGr.shape
+    tmp = np.empty((K, K))
+    tmpe = np.empty((K, K))
+    for a in range(K):
+        for n in range(M):
+            acc = 0.0
+            for k in range(K):
+                acc += V[k, a] * dGr[k, n]
+            dGrt[a, n] = acc
+        for l in range(K):
+            acc = 0.0
+            acce = 0.0
+            for k in range(K):
+                acc += V[k, a] * dGl[k, l]
+                acce += V[k, a] * dE[k, l]
+            tmp[a, l] = acc
+            tmpe[a, l] = acce
+    for a in range(K):
+        for b in range(K):
+            acc = 0.0
+            acce = 0.0
+            for l in range(K):
+                acc += tmp[a, l] * V[l, b]
+                acce += tmpe[a, l] * V[l, b]
+            dGlt[a, b] = acc
+            dEt[a, b] = acce
+
+
+@nb.njit(cache=True, nogil=True, error_model="numpy")
+def to_original(V, Qt, Rt, Q, R):
+    """Q = V Qt V^T, R = V Rt (global sums from the eigenbasis, fixed summation order)."""
+    K, M = Rt.shape
+    tmp = np.empty((K, K))
+    for k in range(K):
+        for n in range(M):
+            acc = 0.0
+            for a in range(K):
+                acc += V[k, a] * Rt[a, n]
+            R[k, n] = acc
+        for b in range(K):
+            acc = 0.0
+            for a in range(K):
+                acc += V[k, a] * Qt[a, b]
+            tmp[k, b] = acc
+    for k in range(K):
+        for l in range(K):
+            acc = 0.0
+            for b in range(K):
+                acc += tmp[k, b] * V[l, b]
+            Q[k, l] = acc
 
 
 # ---------------------------------------------------------------------------------------------
