@@ -83,6 +83,23 @@ def test_local_cluster_equals_serial_bit_for_bit(serial, client, tmp_path):
     assert tr.eps_g.shape == (2, n_alpha) and np.all(np.isfinite(tr.eps_g)) and np.all(tr.eps_g >= 0)
 
 
+def test_a_lone_ode_task_uses_the_idle_cores_with_the_same_bits(client, tmp_path):
+    """One ODE task on the two-worker cluster gets both cores (threads over its groups); the
+    result is the serial, single-thread one bit for bit."""
+    from twolayer import solve_ode
+    from twolayer.sweeps import _threads_per_task
+
+    cores = os.cpu_count() or 1
+    assert _threads_per_task(1, client, None) == cores // 1
+    assert _threads_per_task(5, client, None) == max(1, cores // 2)
+    assert _threads_per_task(3, "synchronous", None) == cores
+    assert _threads_per_task(1, "tcp://127.0.0.1:1", None) == 1
+    cfg = Config(N=128, L=128, K=5, M=3, sigma_J=0.01, eta=0.05)  # implicit corrector, threaded by default
+    res = sweep(cfg, method="ode", store=tmp_path, scheduler=client, alpha_max=50.0, points=8)
+    ref = solve_ode(cfg, res.tasks[0].alpha, seeds=0, workers=1)
+    assert np.array_equal(res.trajectory(cfg).eps_g, ref.eps_g)
+
+
 # --------------------------------------------------------------------------------------------
 # the store resumes
 # --------------------------------------------------------------------------------------------

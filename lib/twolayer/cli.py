@@ -169,7 +169,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="ODE only: initial overlaps Q0,R0,T0 (one group) or per-group q0,r0,t0; optional v0, vT")
     r.add_argument("--no-eta2", dest="eta2", action="store_false", help="ODE only: drop the O(eta^2) term")
     r.add_argument("--rtol", type=float, default=None, help="ODE only: relative tolerance (default 1e-6)")
-    r.add_argument("--workers", type=int, default=None, help="SGD only: threads (default min(S, #cores))")
+    r.add_argument("--workers", type=int, default=None,
+                   help="threads: SGD runs seeds in parallel (default min(S, #cores)), the ODE shares each step's "
+                        "groups (default #cores for large problems); the results do not depend on it")
     r.add_argument("--backend", choices=("numba", "torch"), default="numba",
                    help="SGD only: compiled engine or PyTorch (batched seeds)")
     r.add_argument("--device", default=None, help="torch backend only: cpu or cuda (default: cuda if available)")
@@ -236,11 +238,9 @@ def _check_run_flags(args) -> None:
                                          ("--no-eta2", not args.eta2), ("--rtol", args.rtol is not None)) if given]
         if bad:
             raise ValueError(f"{', '.join(bad)} only apply to --method ode (SGD starts from each seed's sampled weights)")
-        if args.workers is not None and args.workers < 1:
-            raise ValueError(f"--workers must be >= 1, got {args.workers}")
-    else:
-        if args.workers is not None:
-            raise ValueError("--workers only applies to --method sgd")
+    if args.workers is not None and args.workers < 1:
+        raise ValueError(f"--workers must be >= 1, got {args.workers}")
+    if args.method != "sgd":
         if args.backend != "numba" or args.device is not None:
             raise ValueError("--backend and --device only apply to --method sgd")
         if args.rtol is not None and not (math.isfinite(args.rtol) and 1e-14 <= args.rtol <= 0.1):
@@ -284,7 +284,7 @@ def cmd_run(args) -> int:
         kw = {} if args.rtol is None else {"rtol": args.rtol}
         if args.init_from is not None:
             init = (loaded["q0"], loaded["r0"], loaded["t0"]) + ((loaded["v0"],) if loaded["v0"] is not None else ())
-        traj = solve_ode(cfg, alpha, seeds=seeds, init=init, eta2=args.eta2, progress=progress,
+        traj = solve_ode(cfg, alpha, seeds=seeds, init=init, eta2=args.eta2, workers=args.workers, progress=progress,
                          budget=_budget(args), **kw)
     write_csv(traj, out)
     s = traj.n_seeds

@@ -106,13 +106,15 @@ def grid_from_strings(strings: dict, spectrum_file=None) -> list[Config]:
 
 @dataclass(frozen=True)
 class Task:
-    """One (configuration, seed) of a sweep, with the method and its settings."""
+    """One (configuration, seed) of a sweep, with the method and its settings, and the threads its
+    ODE may use (not part of the key: the result does not depend on them)."""
 
     config: Config
     seed: int
     method: str
     alpha: tuple
     settings: tuple = ()
+    threads: int = field(default=1, compare=False)
 
     @property
     def key(self) -> str:
@@ -133,7 +135,7 @@ def run_task(task: Task) -> bytes:
     if task.method == "sgd":
         traj = simulate(task.config, alpha, seeds=(task.seed,), workers=1)
     else:
-        traj = solve_ode(task.config, alpha, seeds=(task.seed,), **settings)
+        traj = solve_ode(task.config, alpha, seeds=(task.seed,), workers=task.threads, **settings)
     return trajectory_bytes(traj, extra={"key": task.key, "seed": task.seed})
 
 
@@ -310,6 +312,10 @@ def sweep(grid, *, seeds=(0,), method: str = "sgd", store=None, scheduler=None, 
                 except ValueError:  # a corrupt file (should not happen with atomic writes): recompute
                     pass
     missing = [t for t in tasks if t.key not in done]
+    # fewer tasks than worker processes on this machine: each ODE task shares its steps among the
+    # idle cores (results are the same for any number of threads)
+    threads = _threads_per_task(len(missing), scheduler, workers)
+    missing = [dataclasses.replace(t, threads=threads) for t in missing]
     bar = make_progress(progress, len(tasks), "sweep tasks", unit="task")
     bar.update(len(tasks) - len(missing))
     dashboard = None
@@ -340,6 +346,19 @@ def sweep(grid, *, seeds=(0,), method: str = "sgd", store=None, scheduler=None, 
         atomic_write(table_path, _table(tasks, done))
     return SweepResult(tasks=tasks, trajectories=done, n_computed=len(missing), n_cached=len(tasks) - len(missing),
                        store=root, table_path=table_path, dashboard=dashboard, configs=configs)
+
+
+def _threads_per_task(n_tasks: int, scheduler, workers) -> int:
+    """Threads for each ODE task: this machine's cores divided among the tasks that run at once
+    (``synchronous``: one at a time; a local cluster or a client of one: min(tasks, worker
+    processes)); 1 on a scheduler given by its address, whose machines are not this one."""
+    cores = os.cpu_count() or 1
+    if n_tasks == 0 or isinstance(scheduler, str) and scheduler != "synchronous":
+        return 1
+    if scheduler == "synchronous":
+        return cores
+    procs = len(scheduler.nthreads()) if scheduler is not None else (workers or cores)
+    return max(1, cores // max(1, min(n_tasks, procs)))
 
 
 def _store(task: Task, payload: bytes, root, done: dict) -> None:
