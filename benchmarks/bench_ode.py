@@ -98,6 +98,8 @@ EPS_FLOOR = 1e-6     # grid points with eps_g below this are not compared in ln 
 BIG = Config(N=1024, L=1024, K=6, M=6, beta=0.25, eta=0.01, sigma_J=1e-6)
 SMALL = Config(N=1024, L=1, K=2, M=2, eta=0.1)  # beta = 1, sigma_J = 0.01: the CLI defaults
 MEM = Config(N=4096, L=4096, K=8, M=8, beta=0.25, eta=0.01, sigma_J=1e-6)
+WIDE = Config(N=512, L=512, K=40, M=40, beta=1.0, eta=0.01, sigma_J=1e-6)  # chapter 05, Fig. 6 left
+WIDE_RTOL = 1e-3    # chapter 05's tolerance for it
 CLI_ARGS = ["run", "--method", "ode", "--L", "1", "--K", "2", "--M", "2", "--eta", "0.1",
             "--alpha-max", "5000", "--no-progress"]
 SMALL_RTOL = 1e-6   # the CLI default
@@ -105,12 +107,12 @@ ALPHA_SGD, ALPHA_ODE, ALPHA_SMALL = 1e4, 1e5, 5000.0
 
 MODES = {
     "full": dict(rtol=1e-5, extra_rtols=(1e-4, 1e-6), ode_budget_s=1800.0, scipy_budget_big_s=300.0,
-                 scipy_budget_small_s=120.0, cli_reps=5, mem_steps=5),
+                 scipy_budget_small_s=120.0, cli_reps=5, mem_steps=5, wide_alpha=1000.0),
     "quick": dict(rtol=1e-5, extra_rtols=(), ode_budget_s=600.0, scipy_budget_big_s=45.0,
-                  scipy_budget_small_s=30.0, cli_reps=3, mem_steps=5),
+                  scipy_budget_small_s=30.0, cli_reps=3, mem_steps=5, wide_alpha=100.0),
     # only checks that the script runs: tiny settings, numbers meaningless
     "smoke": dict(rtol=1e-5, extra_rtols=(), ode_budget_s=60.0, scipy_budget_big_s=5.0,
-                  scipy_budget_small_s=5.0, cli_reps=1, mem_steps=2),
+                  scipy_budget_small_s=5.0, cli_reps=1, mem_steps=2, wide_alpha=2.0),
 }
 
 
@@ -179,14 +181,14 @@ def grids(cfg, alpha_sgd, alpha_ode):
 def bench_ode_vs_sgd(cfg, p, log, alpha_sgd, alpha_ode):
     g_sgd, g_ode = grids(cfg, alpha_sgd, alpha_ode)
     # warm-up: JIT cache load / compile of the ODE kernels and the SGD loop (not timed)
-    _, first_ode, _ = timed(lambda: solve_ode(cfg, g_ode[:3], rtol=p["rtol"]))
+    _, first_ode, _ = timed(lambda: solve_ode(cfg, g_ode[:3], rtol=p["rtol"], workers=1))
     _, first_sgd, _ = timed(lambda: simulate(cfg, g_sgd[:2], seeds=0, workers=1))
 
     log(f"  A: block ODE to alpha = {alpha_ode:g} (rtol {p['rtol']:g}, budget {p['ode_budget_s']:g} s)")
     clock = AlphaClock(p["ode_budget_s"])
     c0, t0 = time.process_time(), time.perf_counter()
     try:
-        ode = solve_ode(cfg, g_ode, seeds=0, rtol=p["rtol"], progress=clock)
+        ode = solve_ode(cfg, g_ode, seeds=0, rtol=p["rtol"], workers=1, progress=clock)  # one thread, as SGD
         finished = True
     except OutOfTime:
         ode, finished = None, False
@@ -199,7 +201,7 @@ def bench_ode_vs_sgd(cfg, p, log, alpha_sgd, alpha_ode):
 
     if ode is None:  # the correctness check needs the curve to alpha_sgd
         log("  A: ODE ran out of time; a separate ODE run to the SGD grid for the check")
-        ode_chk = solve_ode(cfg, g_sgd, seeds=0, rtol=p["rtol"])
+        ode_chk = solve_ode(cfg, g_sgd, seeds=0, rtol=p["rtol"], workers=1)
         ode_eps = ode_chk.eps_g[0]
     else:
         ode_eps = ode.eps_g[0][: len(g_sgd)]
@@ -210,7 +212,8 @@ def bench_ode_vs_sgd(cfg, p, log, alpha_sgd, alpha_ode):
     log(f"  A: the same ODE with the explicit corrector (implicit=False, v1's scheme), for comparison")
     c = AlphaClock(p["ode_budget_s"])
     try:
-        tr, t, cpu = timed(lambda: solve_ode(cfg, g_ode, seeds=0, rtol=p["rtol"], implicit=False, progress=c))
+        tr, t, cpu = timed(lambda: solve_ode(cfg, g_ode, seeds=0, rtol=p["rtol"], implicit=False, workers=1,
+                                             progress=c))
         explicit = {"wall_s": t, "cpu_s": cpu, "n_steps": tr.info["n_steps"][0], "n_rejected": tr.info["n_rejected"][0],
                     "ratio_over_sgd": t / t_sgd, "ratio_implicit_over_explicit": t_ode / t if finished else None,
                     "max_ln_dev_vs_implicit": ln_dev(tr.eps_g[0], ode.eps_g[0]) if ode is not None else None}
@@ -223,7 +226,7 @@ def bench_ode_vs_sgd(cfg, p, log, alpha_sgd, alpha_ode):
         log(f"  A: block ODE to alpha = {alpha_ode:g} with rtol {rt:g} (for information)")
         c = AlphaClock(p["ode_budget_s"])
         try:
-            tr, t, cpu = timed(lambda: solve_ode(cfg, g_ode, seeds=0, rtol=rt, progress=c))
+            tr, t, cpu = timed(lambda: solve_ode(cfg, g_ode, seeds=0, rtol=rt, workers=1, progress=c))
             extra.append({"rtol": rt, "wall_s": t, "cpu_s": cpu, "n_steps": tr.info["n_steps"][0],
                           "ratio_over_sgd": t / t_sgd,
                           "max_ln_dev_vs_main": ln_dev(tr.eps_g[0], ode.eps_g[0]) if ode is not None else None})
@@ -254,6 +257,28 @@ def bench_ode_vs_sgd(cfg, p, log, alpha_sgd, alpha_ode):
                              "max_abs_dln_eps": float(dev.max()), "mean_abs_dln_eps": float(dev.mean()),
                              "tol": DEV_TOL, "ok": bool(dev.max() <= DEV_TOL)},
     }
+
+
+def bench_wide(cfg, alpha_max, log):
+    """E. Many hidden units (chapter 05's K = M = 40 ODE): one thread against the default
+    threads (all cores), and the check that they give the same bits."""
+    grid = alpha_grid(alpha_max, 40, cfg.N, alpha_min=0.1)
+    solve_ode(cfg.replace(N=64, L=64, K=4, M=4), grid[:2], rtol=WIDE_RTOL)  # JIT cache (not timed)
+    cores = os.cpu_count() or 1
+    runs = {}
+    for w in (1, cores):
+        log(f"  E: block ODE K={cfg.K}, L={cfg.L} to alpha = {alpha_max:g} with {w} thread(s)")
+        tr, t, cpu = timed(lambda: solve_ode(cfg, grid, seeds=0, rtol=WIDE_RTOL, workers=w))
+        runs[w] = {"wall_s": t, "cpu_s": cpu, "n_steps": tr.info["n_steps"][0], "n_rejected": tr.info["n_rejected"][0],
+                   "eps": tr.eps_g[0]}
+        log(f"     {t:.1f} s")
+    same = bool(np.array_equal(runs[1]["eps"], runs[cores]["eps"]))
+    for r in runs.values():
+        r.pop("eps")
+    return {"config": cfg.to_dict(), "rtol": WIDE_RTOL, "alpha_max": alpha_max, "cores": cores,
+            "runs": {str(k): v for k, v in runs.items()},
+            "ratio_threads": runs[cores]["wall_s"] / runs[1]["wall_s"],
+            "check_same_bits": {"ok": same}}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -617,6 +642,16 @@ def report(res):
         L.append(f"  tracemalloc peak of the run {_mb(m['tracemalloc_peak_bytes'])}; RSS: before {_mb(m['rss_before_bytes'])}, "
                  f"peak {_mb(m['peak_rss_bytes'])} (+{_mb(m['peak_rss_increase_bytes'])}); limit {_mb(m['limit_bytes'])} "
                  f"-> {'under' if m['under_limit'] else 'OVER'}")
+    L.append("")
+    w = res["wide"]
+    c = w["config"]
+    L.append(f"E. many hidden units: N={c['N']} L={c['L']} K={c['K']} M={c['M']} beta={c['beta']} eta={c['eta']} "
+             f"sigma_J={c['sigma_J']}, seed 0, rtol {w['rtol']:g}, to alpha={w['alpha_max']:g}")
+    for k, r in w["runs"].items():
+        L.append(f"  {k} thread(s): {r['wall_s']:.1f} s wall, {r['cpu_s']:.1f} s CPU, {r['n_steps']} steps "
+                 f"({r['n_rejected']} rejected)")
+    L.append(f"  t({w['cores']} threads) / t(1 thread) = {w['ratio_threads']:.3f}; check: same bits -> "
+             f"{'ok' if w['check_same_bits']['ok'] else 'FAIL'}")
     return "\n".join(L)
 
 
@@ -666,13 +701,15 @@ def main(argv=None):
                      alpha_target=float(etd["grid"][-1]), etd2_wall_s=etd["wall"])
             res["scipy"].append(r)
     res["memory"] = bench_memory(p, log, mem)
+    wide = WIDE if mode != "smoke" else WIDE.replace(N=64, L=64, K=8, M=8)
+    res["wide"] = bench_wide(wide, p["wide_alpha"], log)
     res["loadavg_end"] = list(os.getloadavg())
     res["total_s"] = time.perf_counter() - t_start
 
     checks = {"ode_vs_sgd": A["check_ode_vs_sgd"]["ok"], "cli": res["cli"]["check_cli"]["ok"],
               "rhs_adapter": res["rhs_check"]["ok"],
               "scipy_agree": all(s["check"]["ok"] for s in res["scipy"]),
-              "memory_ran": "error" not in res["memory"]}
+              "memory_ran": "error" not in res["memory"], "threads_same_bits": res["wide"]["check_same_bits"]["ok"]}
     res["checks"] = checks
     res["checks_ok"] = bool(all(checks.values()))
     res["targets"] = {
