@@ -83,7 +83,7 @@ def ode_estimate(G: int, K: int, M: int, points: int, seeds: int, keep_blocks: b
                  eta2: bool = True) -> tuple[float, float]:
     """(bytes, seconds per integration step) of the block ODE with G groups."""
     per_group = (K * K + K * M) * 8.0
-    mem = (40 * G * per_group + G * M * M * 8.0 + seeds * points * (K * K + K * M + M * M + K + 1) * 8.0
+    mem = (40 * G * per_group + 2 * G * M * M * 8.0 + seeds * points * (K * K + K * M + M * M + K + 1) * 8.0
            + (seeds * points * G * per_group if keep_blocks else 0.0) + 64e6)
     coef = 5 * (K * K * (K + M) ** 2 if eta2 else K * (K + M)) * 30e-9
     step = 6 * G * (4 * K * K * (K + M) + 2 * K**3) * 2e-9 + coef + 50e-6
