@@ -91,7 +91,7 @@ IMPLICIT_GROUPS = 64
 #: Below this strength eta^2 <lambda^2> of the O(eta^2) feedback the implicit corrector takes the
 #: average E = E[delta delta^T] at the predictor, as the explicit one does, and iterates only the
 #: Stein coefficients and the readout drift: E is by far the dearest coefficient (K^2 (K + M)^2
-#: four-point averages; K = M = 40: 0.2 s).  0.09 is eta = 0.3 at L = 1, v1's threshold.
+#: four-point averages; K = M = 40: 27 ms on one core).  0.09 is eta = 0.3 at L = 1, v1's threshold.
 ITER_E_MIN = 0.09
 #: Work per step, G K^2 (K + M), from which the ODE shares each step among threads by default
 #: (below it a step takes well under a millisecond and the hand-over would cost more than it saves).
