@@ -106,30 +106,39 @@ def jacobi_eigh(A, V, w):
         w[i] = B[i, i]
 
 
-@nb.njit(cache=True, error_model="numpy")
-def prepare(G_h, G_rho, E, V, mu, Gt, Et):
-    """Eigenbasis of the frozen coefficients: G_h = V diag(mu) V^T, Gt = V^T G_rho,
-    Et = V^T E V (fixed summation order)."""
-    K, M = G_rho.shape
-    jacobi_eigh(G_h, V, mu)
-    tmp = np.empty((K, K))
+@nb.njit(cache=True, inline="always", error_model="numpy")
+def _vt(V, X, out):
+    """out = V^T X (fixed summation order)."""
+    K = V.shape[0]
     for a in range(K):
-        for n in range(M):
+        for n in range(X.shape[1]):
             s = 0.0
             for k in range(K):
-                s += V[k, a] * G_rho[k, n]
-            Gt[a, n] = s
-        for l in range(K):
-            s = 0.0
-            for k in range(K):
-                s += V[k, a] * E[k, l]
-            tmp[a, l] = s
+                s += V[k, a] * X[k, n]
+            out[a, n] = s
+
+
+@nb.njit(cache=True, inline="always", error_model="numpy")
+def _vt_v(V, X, out, tmp):
+    """out = V^T X V (fixed summation order; tmp a K x K work array)."""
+    K = V.shape[0]
+    _vt(V, X, tmp)
     for a in range(K):
         for b in range(K):
             s = 0.0
             for l in range(K):
                 s += tmp[a, l] * V[l, b]
-            Et[a, b] = s
+            out[a, b] = s
+
+
+@nb.njit(cache=True, error_model="numpy")
+def prepare(G_h, G_rho, E, V, mu, Gt, Et):
+    """Eigenbasis of the frozen coefficients: G_h = V diag(mu) V^T, Gt = V^T G_rho,
+    Et = V^T E V (fixed summation order)."""
+    K = G_rho.shape[0]
+    jacobi_eigh(G_h, V, mu)
+    _vt(V, G_rho, Gt)
+    _vt_v(V, E, Et, np.empty((K, K)))
 
 
 @nb.njit(cache=True, inline="always")
@@ -614,32 +623,10 @@ def finish(V, qt, rt, q, r, s, q_out, r_out, tmp, chunk, nchunks):
 @nb.njit(cache=True, nogil=True, error_model="numpy")
 def rotate_coefficients(V, dGl, dGr, dE, dGlt, dGrt, dEt):
     """dGlt = V^T dGl V, dGrt = V^T dGr, dEt = V^T dE V (fixed summation order)."""
-    K, M = dGr.shape
-    tmp = np.empty((K, K))
-    tmpe = np.empty((K, K))
-    for a in range(K):
-        for n in range(M):
-            acc = 0.0
-            for k in range(K):
-                acc += V[k, a] * dGr[k, n]
-            dGrt[a, n] = acc
-        for l in range(K):
-            acc = 0.0
-            acce = 0.0
-            for k in range(K):
-                acc += V[k, a] * dGl[k, l]
-                acce += V[k, a] * dE[k, l]
-            tmp[a, l] = acc
-            tmpe[a, l] = acce
-    for a in range(K):
-        for b in range(K):
-            acc = 0.0
-            acce = 0.0
-            for l in range(K):
-                acc += tmp[a, l] * V[l, b]
-                acce += tmpe[a, l] * V[l, b]
-            dGlt[a, b] = acc
-            dEt[a, b] = acce
+    tmp = np.empty_like(dGl)
+    _vt_v(V, dGl, dGlt, tmp)
+    _vt(V, dGr, dGrt)
+    _vt_v(V, dE, dEt, tmp)
 
 
 @nb.njit(cache=True, nogil=True, error_model="numpy")
