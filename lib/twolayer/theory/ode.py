@@ -216,8 +216,8 @@ class _Threads:
 class _Coefficients:
     """G_h, G_rho, E, F at the global overlaps: compiled for erf and linear, NumPy otherwise."""
 
-    def __init__(self, config: Config, eta2: bool, threads: _Threads):
-        self.threads = threads
+    def __init__(self, config: Config, eta2: bool, threads: _Threads | None = None):
+        self.threads = _Threads(1) if threads is None else threads
         self.act = activation_of(config)
         self.compiled = self.act.code in COMPILED_CODES
         self.vT = np.ascontiguousarray(config.teacher_weights)
