@@ -95,14 +95,22 @@ def _normal_slow(key, counter, hz, iz, kn, wn, fn):
 
 
 @nb.njit(inline="always")
-def fill_normal(out, key, counter, key2, counter2, kn, wn, fn, miss):
+def fill_normal(out, key, counter, key2, counter2, kn, wn, fn, words, miss):
     """Fill ``out`` with N(0,1) draws.  Word i of the block comes from counter + i of the main
-    stream (a branch-free, vectorisable pass); the ~1.3% of words that miss the ziggurat's
-    rectangles are finished from the secondary stream (key2, counter2).  Returns both counters."""
+    stream; the ~1.3% of words that miss the ziggurat's rectangles are finished, in order, from
+    the secondary stream (key2, counter2).  ``words`` (uint64) and ``miss`` (int64), both of
+    ``out``'s length, are scratch.  Returns both counters.
+
+    Three passes: the hashes alone (a vectorised loop; with the table lookups in the same loop
+    the compiler does not vectorise it, as it will not use gathers on some CPUs), the table
+    lookups, the misses.  The draws do not depend on the split (1.6 ns instead of 2.3 ns per draw
+    measured on this project's 2-core AMD EPYC)."""
     n = out.shape[0]
+    for i in range(n):
+        words[i] = _mix(key, counter + np.uint64(i))
     nmiss = 0
     for i in range(n):
-        u = _mix(key, counter + np.uint64(i))
+        u = words[i]
         iz = np.int64(u & np.uint64(255))
         hz = np.int64(np.int32(np.uint32(u >> np.uint64(32))))
         out[i] = hz * wn[iz]
@@ -110,7 +118,7 @@ def fill_normal(out, key, counter, key2, counter2, kn, wn, fn, miss):
         nmiss += abs(hz) >= kn[iz]
     for j in range(nmiss):
         i = miss[j]
-        u = _mix(key, counter + np.uint64(i))
+        u = words[i]
         iz = np.int64(u & np.uint64(255))
         hz = np.int64(np.int32(np.uint32(u >> np.uint64(32))))
         out[i], counter2 = _normal_slow(key2, counter2, hz, iz, kn, wn, fn)
@@ -119,9 +127,10 @@ def fill_normal(out, key, counter, key2, counter2, kn, wn, fn, miss):
 
 @nb.njit(nogil=True, cache=True)
 def _fill_blocks(out, key, counter, key2, counter2, kn, wn, fn):
+    words = np.empty(out.shape[1], dtype=np.uint64)
     miss = np.empty(out.shape[1], dtype=np.int64)
     for r in range(out.shape[0]):
-        counter, counter2 = fill_normal(out[r], key, counter, key2, counter2, kn, wn, fn, miss)
+        counter, counter2 = fill_normal(out[r], key, counter, key2, counter2, kn, wn, fn, words, miss)
     return counter, counter2
 
 

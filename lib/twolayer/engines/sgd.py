@@ -138,18 +138,20 @@ def _run_gaussian(J, B, v, vT, sqrt_lam, n_steps, eta, eta_v, act, n_train, ctr,
     hs = np.empty(K)
     gs = np.empty(K)
     z = np.empty(N)
+    words = np.empty(N, dtype=np.uint64)
     miss = np.empty(N, dtype=np.int64)
     nz = np.empty(1)
+    nwords = np.empty(1, dtype=np.uint64)
     nmiss = np.empty(1, dtype=np.int64)
     for s in range(n_steps):
-        c1, c2 = fastrng.fill_normal(z, ctr[0], ctr[1], ctr[2], ctr[3], fastrng.KN, fastrng.WN, fastrng.FN, miss)
+        c1, c2 = fastrng.fill_normal(z, ctr[0], ctr[1], ctr[2], ctr[3], fastrng.KN, fastrng.WN, fastrng.FN, words, miss)
         ctr[1] = c1
         ctr[3] = c2
         for c in range(N):
             z[c] *= sqrt_lam[c]
         xi = 0.0
         if noise != 0.0:
-            d1, d2 = fastrng.fill_normal(nz, nctr[0], nctr[1], nctr[2], nctr[3], fastrng.KN, fastrng.WN, fastrng.FN, nmiss)
+            d1, d2 = fastrng.fill_normal(nz, nctr[0], nctr[1], nctr[2], nctr[3], fastrng.KN, fastrng.WN, fastrng.FN, nwords, nmiss)
             nctr[1] = d1
             nctr[3] = d2
             xi = noise * nz[0]
@@ -171,11 +173,12 @@ def _run_rows(J, B, v, vT, X, idx, eta, eta_v, act, n_train, noise, nctr, lim2, 
     hs = np.empty(K)
     gs = np.empty(K)
     nz = np.empty(1)
+    nwords = np.empty(1, dtype=np.uint64)
     nmiss = np.empty(1, dtype=np.int64)
     for s in range(idx.shape[0]):
         xi = 0.0
         if noise != 0.0:
-            d1, d2 = fastrng.fill_normal(nz, nctr[0], nctr[1], nctr[2], nctr[3], fastrng.KN, fastrng.WN, fastrng.FN, nmiss)
+            d1, d2 = fastrng.fill_normal(nz, nctr[0], nctr[1], nctr[2], nctr[3], fastrng.KN, fastrng.WN, fastrng.FN, nwords, nmiss)
             nctr[1] = d1
             nctr[3] = d2
             xi = noise * nz[0]
