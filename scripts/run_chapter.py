@@ -15,6 +15,9 @@ reference notebooks and the book build does for the pages.  The results go to ``
   the values glued for the prose), to compare two runs with ``diff``,
 * ``figures/``       the figures the chapter saved (``TWOLAYER_FIGURES`` points here).
 
+At the end it prints the wall time of the run and of its slowest code cells (the executed
+notebook keeps every cell's start and end in its metadata).
+
 The committed reference notebook ``chapters/NN_name.ipynb`` and the figures in ``figures/`` are
 left alone.  If a cell fails, the notebook and the HTML are still written (with the traceback
 in the failing cell's output) and the script exits with status 1.
@@ -87,11 +90,28 @@ def digest(nb) -> str:
     return "\n".join(lines) + "\n"
 
 
+def cell_times(nb) -> list[tuple[float, int, str]]:
+    """(seconds, code cell number, first source line) of every executed code cell, from the
+    timing metadata nbclient records."""
+    from datetime import datetime
+
+    out = []
+    for i, cell in enumerate(c for c in nb.cells if c.cell_type == "code"):
+        t = cell.get("metadata", {}).get("execution", {})
+        if "iopub.execute_input" in t and "shell.execute_reply" in t:
+            t0, t1 = (datetime.fromisoformat(t[k].replace("Z", "+00:00"))
+                      for k in ("iopub.execute_input", "shell.execute_reply"))
+            lines = [ln for ln in cell.source.splitlines() if ln.strip() and not ln.startswith(("#", "---", "tags:", "mystnb:", "  "))]
+            out.append(((t1 - t0).total_seconds(), i + 1, lines[0][:60] if lines else ""))
+    return out
+
+
 def run(md: Path, out_dir: Path, kernel: str = "python3", timeout: int = TIMEOUT) -> tuple[Path, Path, bool]:
     """Execute ``md``; write ``out_dir/<stem>.ipynb`` and ``.html``.  Returns both paths and
     whether every cell ran without error."""
     md = md.resolve()
     nb, client = notebook_client(md, kernel, timeout)
+    client.record_timing = True  # this notebook is not committed: keep each cell's wall time
     ok = True
     try:
         client.execute()
@@ -139,6 +159,9 @@ def main(argv=None) -> int:
     ipynb, html, ok = run(md, out_dir, timeout=timeout)
     status = "done" if ok else "FAILED"
     print(f"  {status} in {time.perf_counter() - t0:.1f} s", flush=True)
+    slow = sorted(cell_times(nbformat.read(ipynb, as_version=4)), reverse=True)[:6]
+    for secs, i, line in slow:
+        print(f"    code cell {i:3d}: {secs:7.1f} s  {line}", flush=True)
     print(f"  notebook: {ipynb}\n  html:     {html}\n  figures:  {out_dir / 'figures'}", flush=True)
     return 0 if ok else 1
 
