@@ -101,7 +101,7 @@ def cell_times(nb) -> list[tuple[float, int, str]]:
         if "iopub.execute_input" in t and "shell.execute_reply" in t:
             t0, t1 = (datetime.fromisoformat(t[k].replace("Z", "+00:00"))
                       for k in ("iopub.execute_input", "shell.execute_reply"))
-            lines = [ln for ln in cell.source.splitlines() if ln.strip() and not ln.startswith(("#", "---", "tags:", "mystnb:", "  "))]
+            lines = [ln for ln in cell.source.splitlines() if ln.strip() and not ln.lstrip().startswith("#")]
             out.append(((t1 - t0).total_seconds(), i + 1, lines[0][:60] if lines else ""))
     return out
 
