@@ -44,6 +44,7 @@ import numpy as np
 from ._version import __version__
 from .engines.sgd import simulate
 from .io import check_output_path, load_initial_overlaps, load_spectrum, write_csv
+from .problem.checks import MAX_SEEDS
 from .problem.config import Config
 from .problem.errors import DivergenceError, IntegrationError
 from .problem.resources import Budget
@@ -228,9 +229,13 @@ def _budget(args) -> Budget:
     return Budget(memory_gib=args.max_memory, hours=args.max_hours)
 
 
+def _check_seed_count(args) -> None:
+    if not 1 <= args.seeds <= MAX_SEEDS:
+        raise ValueError(f"--seeds must be an integer in [1, {MAX_SEEDS}], got {args.seeds}")
+
+
 def _check_run_flags(args) -> None:
-    if args.seeds < 1:
-        raise ValueError(f"--seeds must be >= 1, got {args.seeds}")
+    _check_seed_count(args)
     if args.seed < 0:
         raise ValueError(f"--seed must be >= 0, got {args.seed}")
     if args.method == "sgd":
@@ -319,6 +324,8 @@ def cmd_plateau(args) -> int:
 def cmd_sweep(args) -> int:
     # Dask is slow to import: loaded only for sweeps
     from .sweeps import grid_from_strings, sweep
+
+    _check_seed_count(args)
 
     grid = grid_from_strings({f.name: getattr(args, f.name) for f in dataclasses.fields(Config)
                               if hasattr(args, f.name) and getattr(args, f.name) is not None},

@@ -50,12 +50,22 @@ def check_output_path(path, inputs=()) -> Path:
     return p
 
 
+def _default_file_mode() -> int:
+    mask = os.umask(0o022)  # read the process umask (there is no read-only call) and restore it
+    os.umask(mask)
+    return 0o666 & ~mask
+
+
+_FILE_MODE = _default_file_mode()
+
+
 def atomic_write(path, data: bytes | str) -> Path:
     """Write ``data`` to ``path`` atomically (temporary file in the same directory + rename)."""
     p = Path(path)
     payload = data.encode("utf-8") if isinstance(data, str) else data
     fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".tmp", dir=p.resolve().parent)
     try:
+        os.fchmod(fd, _FILE_MODE)  # mkstemp makes 0600; a written file gets the usual 0666 & ~umask
         with os.fdopen(fd, "wb") as fh:
             fh.write(payload)
             fh.flush()

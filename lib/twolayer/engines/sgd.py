@@ -15,9 +15,9 @@ the same CPU gives the same bits for any number of threads.  Seeds run in parall
 loop releases the GIL), in chunks of ~0.05 s, so that progress ticks on alpha and Ctrl-C stops
 the run within a fraction of a second.
 
-Divergence is detected inside the loop (a squared output error above 1e8 times its start, or a
-weight above 1e6 times its start, checked every N steps) and at every grid point (eps_g above
-1e4 times its start), and reported with the alpha where it happened.
+Divergence follows the package's one rule (``twolayer.problem.divergence``: eps_g at a grid point
+above 1e4 times max(1, its start)); inside a chunk the loop stops early on a squared output error
+above 1e8 times its start or a weight above 1e6 times its start, with the same message.
 """
 
 from __future__ import annotations
@@ -37,7 +37,7 @@ from ..gaussian.activations import activation_of
 from ..gaussian.averages import eps_g as eps_g_of
 from ..problem.checks import check_alpha, check_bool, check_int, check_seeds
 from ..problem.config import Config
-from ..problem.errors import DivergenceError
+from ..problem.divergence import check_curve, diverged
 from ..problem.progress import make_progress
 from ..problem.resources import Budget, check_budget, sgd_estimate
 from ..problem.spectrum import coordinate_eigenvalues
@@ -50,10 +50,10 @@ _FM = {"reassoc", "contract", "nsz", "arcp"}
 _INV_SQRT2 = 1.0 / math.sqrt(2.0)
 _SQRT_2_OVER_PI = math.sqrt(2.0 / math.pi)
 
-#: Divergence thresholds (relative to the start of the run).
+#: Early stops inside a chunk (relative to the start of the run); the rule itself, on eps_g at
+#: the grid points, is ``twolayer.problem.divergence``.
 ERR2_GROWTH = 1e8      # squared output error of one step
 WEIGHT_GROWTH = 1e6    # largest |J_ic|
-EPS_GROWTH = 1e4       # eps_g at a grid point
 
 #: Wall time of one compiled chunk (progress and Ctrl-C granularity).
 CHUNK_SECONDS = 0.05
@@ -202,12 +202,6 @@ class _Cancelled(Exception):
     pass
 
 
-def _diverged(config: Config, alpha: float, why: str) -> DivergenceError:
-    return DivergenceError(
-        f"SGD diverged by alpha = {alpha:.4g} ({why}); eta = {config.eta:g} is too large for this "
-        f"setting", alpha=alpha)
-
-
 def _run_seed(config: Config, seed: int, steps: np.ndarray, spec, weights, record_weights: bool,
               cancel: threading.Event, tick) -> dict:
     act = activation_of(config)
@@ -232,7 +226,6 @@ def _run_seed(config: Config, seed: int, steps: np.ndarray, spec, weights, recor
     scale_err = max(1.0, 2.0 * eps0)
     lim2 = ERR2_GROWTH * scale_err
     wlim = WEIGHT_GROWTH * max(1.0, float(np.abs(J).max(initial=0.0)), float(np.abs(B).max(initial=0.0)))
-    eps_lim = EPS_GROWTH * max(1.0, eps0)
     per_step = 1.5e-9 * (3 * N + (2 * K + M) * N) + 1e-8
     chunk = max(1, int(CHUNK_SECONDS / per_step))
     if act.code < 0:
@@ -274,16 +267,14 @@ def _run_seed(config: Config, seed: int, steps: np.ndarray, spec, weights, recor
             tick(n_done / N)
             if status:
                 why = "output error exploded" if status == 1 else "weights exploded"
-                raise _diverged(config, done / N, why)
+                raise diverged("SGD", config.eta, done / N, why)
         Qs[p], Rs[p], Ts[p] = overlaps(J, B, lam)
         vs[p] = v
         if record_weights:
             Js[p] = J
         if not (np.all(np.isfinite(J)) and np.all(np.isfinite(v))):
-            raise _diverged(config, target / N, "non-finite weights")
-        e = float(eps_g_of(Qs[p], Rs[p], Ts[p], act, v, vT))
-        if not e <= eps_lim:
-            raise _diverged(config, target / N, f"eps_g = {e:.3g} grew more than {EPS_GROWTH:g}-fold")
+            raise diverged("SGD", config.eta, target / N, "non-finite weights")
+        check_curve("SGD", config.eta, [target / N], [float(eps_g_of(Qs[p], Rs[p], Ts[p], act, v, vT))], eps0)
     eps = eps_g_of(Qs, Rs, Ts, act, vs if config.train_readout else v, vT)
     return dict(eps=eps, Q=Qs, R=Rs, T=Ts, v=vs, J=Js, B=B)
 

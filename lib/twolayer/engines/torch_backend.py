@@ -28,7 +28,7 @@ from ..gaussian.activations import activation_of
 from ..gaussian.averages import eps_g as eps_g_of
 from ..problem.checks import check_alpha, check_choice, check_seeds
 from ..problem.config import Config
-from ..problem.errors import DivergenceError
+from ..problem.divergence import check_curve, diverged
 from ..problem.progress import make_progress
 from ..problem.resources import Budget, check_budget, sgd_estimate
 from ..problem.spectrum import coordinate_eigenvalues
@@ -122,6 +122,9 @@ def simulate_torch(config: Config, alpha, *, seeds=(0,), inputs=None, device=Non
     n_tr = config.n_trainable
     B_np = B.double().cpu().numpy()
     wlim = 1e6 * max(1.0, float(torch.abs(J).max()), float(torch.abs(B).max()))
+    ov0 = [overlaps(w[0], w[1], lam) for w in w0]
+    eps0 = eps_g_of(np.stack([o[0] for o in ov0]), np.stack([o[1] for o in ov0]), np.stack([o[2] for o in ov0]),
+                    act, config.student_weights, config.teacher_weights)
     P = len(alpha)
     Qs, Rs, Ts, vs = np.empty((S, P, K, K)), np.empty((S, P, K, M)), np.empty((S, P, M, M)), np.empty((S, P, K))
     bar = make_progress(progress, float(alpha[-1]) * S, "sgd (torch)")
@@ -156,11 +159,13 @@ def simulate_torch(config: Config, alpha, *, seeds=(0,), inputs=None, device=Non
                 Jn = J.double().cpu().numpy()
                 vn = v.double().cpu().numpy()
                 if not (np.all(np.isfinite(Jn)) and np.abs(Jn).max() <= wlim):
-                    raise DivergenceError(f"SGD (torch) diverged by alpha = {target / N:.4g}; eta = {config.eta:g} "
-                                          f"is too large for this setting", alpha=target / N)
+                    raise diverged("SGD (torch)", config.eta, target / N, "weights exploded")
                 for s in range(S):
                     Qs[s, p], Rs[s, p], Ts[s, p] = overlaps(Jn[s], B_np[s], lam)
                 vs[:, p] = vn
+                check_curve("SGD (torch)", config.eta, [target / N],
+                            eps_g_of(Qs[:, p], Rs[:, p], Ts[:, p], act, vn if config.train_readout
+                                     else config.student_weights, config.teacher_weights)[:, None], eps0)
     finally:
         bar.close()
     v_eps = vs if config.train_readout else config.student_weights

@@ -14,6 +14,7 @@ from collections.abc import Iterable
 import numpy as np
 
 __all__ = [
+    "MAX_SEEDS",
     "check_alpha",
     "check_bool",
     "check_choice",
@@ -25,6 +26,8 @@ __all__ = [
 
 #: Largest alpha grid a run may ask for (points); larger grids are refused as bad input.
 MAX_POINTS = 1_000_000
+#: Most seeds one call may ask for; more are refused as bad input (before any tuple is built).
+MAX_SEEDS = 10_000_000
 
 
 def _is_int_like(value) -> bool:
@@ -98,9 +101,12 @@ def check_seeds(seeds, name: str = "seeds") -> tuple[int, ...]:
         return (check_seed(seeds, name),)
     if isinstance(seeds, (str, bytes)) or not isinstance(seeds, Iterable):
         raise ValueError(f"{name} must be an integer >= 0 or a sequence of them, got {seeds!r}")
-    if isinstance(seeds, range) and len(seeds):  # checked by its ends: range(10**7) is refused by
-        check_seed(min(seeds[0], seeds[-1]), name)  # the budget at once, not after 10**7 checks
-        check_seed(max(seeds[0], seeds[-1]), name)
+    if isinstance(seeds, range) and seeds:     # checked by its ends: range(10**7) is refused by the
+        lo, hi = sorted((seeds[0], seeds[-1]))     # budget at once, not after 10**7 checks; no len(),
+        check_seed(lo, name)                       # which overflows beyond sys.maxsize elements
+        check_seed(hi, name)
+        if (hi - lo) // abs(seeds.step) + 1 > MAX_SEEDS:
+            raise ValueError(f"{name} must hold at most {MAX_SEEDS} seeds, got {(hi - lo) // abs(seeds.step) + 1}")
         return tuple(seeds)                        # distinct (step != 0)
     if isinstance(seeds, np.ndarray) and seeds.ndim == 1 and seeds.size and np.issubdtype(seeds.dtype, np.integer):
         out = tuple(seeds.tolist())                # Python ints
@@ -111,6 +117,8 @@ def check_seeds(seeds, name: str = "seeds") -> tuple[int, ...]:
         out = tuple(check_seed(s, f"{name}[{i}]") for i, s in enumerate(seeds))
     if not out:
         raise ValueError(f"{name} must hold at least one seed")
+    if len(out) > MAX_SEEDS:
+        raise ValueError(f"{name} must hold at most {MAX_SEEDS} seeds, got {len(out)}")
     if len(set(out)) != len(out):
         raise ValueError(f"{name} must be distinct, got {out}")
     return out

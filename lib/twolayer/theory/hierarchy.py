@@ -23,6 +23,7 @@ from ..data.weights import global_overlaps
 from ..gaussian.averages import delta_delta, eps_g as eps_g_of, stein_coefficients
 from ..problem.checks import check_alpha, check_bool, check_float, check_seed
 from ..problem.config import Config
+from ..problem.divergence import check_curve
 from ..problem.errors import IntegrationError
 from ..problem.spectrum import groups
 from ..problem.trajectory import Trajectory
@@ -94,12 +95,15 @@ def solve_hierarchy(config: Config, alpha, *, init="sampled", seed: int = 0, eta
     with np.errstate(all="ignore"):
         sol = solve_ivp(f, (0.0, float(alpha[-1])), np.concatenate([Qh.ravel(), Rh.ravel()]), t_eval=alpha,
                         method="DOP853", rtol=rtol, atol=atol)
-    if not sol.success or not np.all(np.isfinite(sol.y)):
-        raise IntegrationError(f"hierarchy integration failed: {sol.message}")
     Qs = sol.y[: Qh.size].T.reshape((-1,) + shq)
     Rs = sol.y[Qh.size:].T.reshape((-1,) + shr)
-    T = np.broadcast_to(Th[0], (len(alpha),) + Th[0].shape)
-    eps = eps_g_of(Qs[:, 0], Rs[:, 0], T, config, config.student_weights, config.teacher_weights)
+    T = np.broadcast_to(Th[0], (Qs.shape[0],) + Th[0].shape)
+    with np.errstate(all="ignore"):
+        eps = eps_g_of(Qs[:, 0], Rs[:, 0], T, config, config.student_weights, config.teacher_weights)
+    eps0 = eps_g_of(Qh[0], Rh[0], Th[0], config, config.student_weights, config.teacher_weights)
+    check_curve("hierarchy", config.eta, alpha[: len(eps)], eps, eps0)  # the points reached
+    if not sol.success or not np.all(np.isfinite(sol.y)):
+        raise IntegrationError(f"hierarchy integration failed: {sol.message}")
     return Trajectory(alpha=alpha, eps_g=eps[None], config=config, method="hierarchy", Q=Qs[None, :, 0],
                       R=Rs[None, :, 0], T=T[None], seeds=(seed,) if init == "sampled" else None,
                       info={"Qh": Qs, "Rh": Rs})

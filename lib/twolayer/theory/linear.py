@@ -26,6 +26,7 @@ from scipy.optimize import brentq
 
 from ..problem.checks import check_alpha, check_bool, check_float, check_int, check_seeds
 from ..problem.config import Config
+from ..problem.divergence import check_curve
 from ..problem.spectrum import eigenvalues, groups, lambda_plus
 from ..problem.trajectory import Trajectory
 from . import spectral
@@ -83,7 +84,7 @@ def _solve(lam, frac, trainable, eta, alpha, e0, eta2):
         wa = np.outer(alpha, w)
         with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
             phi1 = np.where(np.abs(wa) < 1e-12, 1.0, np.expm1(wa) / np.where(wa == 0, 1.0, wa))
-        x = np.exp(wa) * x0 + (alpha[:, None] * phi1) * bt
+            x = np.exp(wa) * x0 + (alpha[:, None] * phi1) * bt  # overflow: see _solve_finite_n
         out[:, tr] = (x @ U.T) * sq
     return out
 
@@ -109,7 +110,7 @@ def _solve_finite_n(lam, frac, trainable, eta, alpha, e0, eta2, N):
         with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
             geo = np.where(np.abs(wa) < 1e-12, t[:, None] / N + 0.0 * wa,
                            np.expm1(wa) / np.where(w == 0, 1.0, w) * (w != 0))
-        x = np.exp(wa) * x0 + geo * bt
+            x = np.exp(wa) * x0 + geo * bt  # may overflow: the caller's divergence rule reports it
         out[:, tr] = (x @ U.T) * sq
     return out
 
@@ -149,6 +150,7 @@ def _trajectory(config, alpha, init, seeds, method, errors_of, test_weights=None
         e, r = errors_of(e0, st.r[:, 0, 0], st.t[:, 0, 0])
         q = e + 2.0 * r - st.t[:, 0, 0]
         rows.append(np.maximum(0.5 * e @ w_eps, 0.0))
+        check_curve(f"linear theory ({method})", config.eta, alpha, rows[-1], 0.5 * e0 @ w_eps)
         Q.append((q @ grp.lam)[:, None, None])
         R.append((r @ grp.lam)[:, None, None])
         T.append(np.full((len(alpha), 1, 1), st.t[:, 0, 0] @ grp.lam))

@@ -59,7 +59,8 @@ from ..gaussian.compiled import coefficients as compiled_coefficients
 from ..gaussian.compiled import delta_delta as compiled_delta_delta
 from ..problem.checks import check_alpha, check_bool, check_float, check_int, check_seeds
 from ..problem.config import Config
-from ..problem.errors import DivergenceError, IntegrationError
+from ..problem.divergence import check_curve, diverged
+from ..problem.errors import IntegrationError
 from ..problem.progress import make_progress
 from ..problem.resources import Budget, check_budget, ode_estimate
 from ..problem.spectrum import Groups, groups
@@ -402,19 +403,16 @@ class _Integrator:
                         raise IntegrationError(f"ODE: the implicit corrector does not converge at alpha = {a:.4g}")
                     continue
                 if not np.isfinite(err):
-                    raise DivergenceError(f"ODE: non-finite state at alpha = {a:.4g}; eta = {self.config.eta:g} is too "
-                                          f"large for this setting", alpha=a)
+                    raise diverged("ODE", self.config.eta, a, "non-finite state")
                 if err <= 1.0:
                     a += h
                     q, r, v = q1, r1, v1
                     n_steps += 1
                     if not (kn.max_abs(q, r) <= limit and np.max(np.abs(v), initial=0.0) <= vlimit):
-                        raise DivergenceError(
-                            f"ODE: the order parameters diverged by alpha = {a:.4g} (grew beyond "
-                            f"{limit:.3g}); eta = {self.config.eta:g} is too large for this setting", alpha=a)
+                        raise diverged("ODE", self.config.eta, a, f"overlaps grew beyond {limit:.3g}")
                     c0 = self.coefficients(q, r, v)
                     if not all(np.all(np.isfinite(x)) for x in c0):
-                        raise DivergenceError(f"ODE: non-finite coefficients at alpha = {a:.4g}", alpha=a)
+                        raise diverged("ODE", self.config.eta, a, "non-finite coefficients")
                     tick(h)
                     if n_steps > self.max_steps:
                         raise IntegrationError(f"ODE: more than max_steps = {self.max_steps} steps before alpha = {target:g}")
@@ -517,6 +515,10 @@ def solve_ode(config: Config, alpha, *, seeds=None, init="sampled", eta2: bool =
     T = np.stack([o["T"] for o in runs])
     v = np.stack([o["v"] for o in runs])
     eps = eps_g_of(Q, R, T, act, v if config.train_readout else config.student_weights, config.teacher_weights)
+    start = [global_overlaps(st.q, st.r, st.t, grp.lam) for st in states]
+    eps0 = [float(eps_g_of(Q0, R0, T0, act, st.v if config.train_readout else config.student_weights,
+                           config.teacher_weights)) for (Q0, R0, T0), st in zip(start, states)]
+    check_curve("ODE", config.eta, alpha, eps, eps0)
     info = {"n_steps": tuple(o["n_steps"] for o in runs), "n_rejected": tuple(o["n_rejected"] for o in runs),
             "eta2": eta2, "rtol": rtol, "init": init if isinstance(init, str) else "given"}
     if keep_blocks:
