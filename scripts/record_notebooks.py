@@ -13,7 +13,9 @@ chapter reproduces its notebook byte for byte (tested in ``tests/test_notebooks.
 
 The reference outputs are recorded at the default scale.  With ``TWOLAYER_SCALE`` set to
 anything else, ``--out DIR`` is required so that the references are not overwritten; with
-``--out DIR`` the chapters' figures go to ``DIR/figures`` (unless ``TWOLAYER_FIGURES`` is set).
+``--out DIR`` the chapters' figures go to ``DIR/figures``, without it to the committed ``figures/``
+(unless ``TWOLAYER_FIGURES`` is set); a chapter executed any other way (the book build, nbval)
+writes its figures to the untracked ``_build/figures``.
 """
 
 from __future__ import annotations
@@ -99,9 +101,11 @@ def main(argv=None) -> int:
         ap.error(f"TWOLAYER_SCALE={scale!r}: reference notebooks are recorded at the default "
                  "scale; pass --out DIR to write these runs elsewhere")
 
-    if args.out is not None and "TWOLAYER_FIGURES" not in os.environ:
-        # keep the reference figures in figures/ untouched as well
-        os.environ["TWOLAYER_FIGURES"] = str((args.out / "figures").resolve())
+    if "TWOLAYER_FIGURES" not in os.environ:
+        # the committed reference figures (figures/) are written here and nowhere else: a chapter
+        # run as the book build runs it writes its figures to the untracked _build/figures
+        fig_dir = ROOT / "figures" if args.out is None else args.out / "figures"
+        os.environ["TWOLAYER_FIGURES"] = str(fig_dir.resolve())
     paths = args.paths or chapter_sources()
     if not paths:
         print("no chapters found", file=sys.stderr)

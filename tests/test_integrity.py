@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import os
 import stat
+import subprocess
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -107,3 +109,44 @@ def test_written_files_get_the_usual_permissions(tmp_path):
     for f in plotting.save(fig, "fig", tmp_path):
         assert stat.S_IMODE(f.stat().st_mode) == 0o666 & ~mask
     plt.close(fig)
+
+
+# --- the book build writes no tracked file ---------------------------------------------------
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _tracked_files() -> dict:
+    names = subprocess.run(["git", "ls-files", "-z"], cwd=ROOT, capture_output=True, check=True).stdout
+    out = {}
+    for name in filter(None, names.decode().split("\0")):
+        p = ROOT / name
+        if p.is_file():
+            st = p.stat()
+            out[name] = (st.st_mtime_ns, st.st_size)
+    return out
+
+
+def test_every_chapter_writes_its_figures_outside_the_tracked_tree():
+    for md in sorted((ROOT / "chapters").glob("*.md")):
+        lines = [ln for ln in md.read_text().splitlines() if ln.startswith("FIGURES = ")]
+        assert lines == ['FIGURES = os.environ.get("TWOLAYER_FIGURES", "../_build/figures")'], md.name
+
+
+def test_executing_a_chapter_as_the_book_does_writes_no_tracked_file(monkeypatch):
+    """The quickstart, executed as the book build executes it (working directory chapters/, no
+    TWOLAYER_* variables), leaves every tracked file as it was (mtime and size)."""
+    if not (ROOT / ".git").exists():
+        pytest.skip("not a git checkout")
+    from nbclient import NotebookClient
+    import jupytext
+
+    for k in [k for k in os.environ if k.startswith("TWOLAYER_")]:
+        monkeypatch.delenv(k)
+    before = _tracked_files()
+    nb = jupytext.read(ROOT / "chapters" / "00_quickstart.md")
+    NotebookClient(nb, timeout=600, kernel_name="python3",
+                   resources={"metadata": {"path": str(ROOT / "chapters")}}).execute()
+    assert (ROOT / "_build" / "figures" / "00_quickstart.svg").is_file()
+    after = _tracked_files()
+    changed = sorted(k for k in before if after.get(k) != before[k])
+    assert not changed, f"tracked files written by a chapter run: {changed}"
