@@ -9,11 +9,13 @@ started by hand with ``dask scheduler`` / ``dask worker``.
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import socket
 import subprocess
 import sys
 import time
+import warnings
 
 import numpy as np
 import pytest
@@ -140,6 +142,109 @@ def test_changed_settings_are_new_tasks(tmp_path):
     res = sweep(BASE, method="ode", store=tmp_path, scheduler="synchronous", rtol=1e-5, **KW)
     assert res.n_computed == 2  # the key includes the solver settings
     assert len(list((tmp_path / "tasks").iterdir())) == 4
+
+
+# --------------------------------------------------------------------------------------------
+# the store verifies its files: checksum, task, eps_g of the stored Q, R, T
+# --------------------------------------------------------------------------------------------
+SMALL = dict(seeds=(0, 1), alpha_max=5.0, points=6)
+
+
+@pytest.fixture(scope="module")
+def small_store(tmp_path_factory):
+    """An untampered store: BASE, seeds 0 and 1, SGD and ODE (4 tasks)."""
+    return sweep(BASE, method=("sgd", "ode"), store=tmp_path_factory.mktemp("small"), scheduler="synchronous", **SMALL)
+
+
+def _arrays(path):
+    with np.load(path, allow_pickle=False) as f:
+        return {k: np.asarray(f[k]) for k in f.files}
+
+
+def _rewrite(path, arrays, checksum):
+    """Write ``arrays`` to ``path`` as a valid .npz: with ``checksum`` "recomputed" a checksum of
+    the new arrays (only the physics can tell), "kept" the old one, "none" none (an old file)."""
+    from twolayer import io as tio
+
+    arrays = dict(arrays)
+    old = arrays.pop("sha256", None)
+    digest = getattr(tio, "_digest", None)  # None before the checksum existed
+    if checksum == "recomputed" and digest is not None:
+        arrays["sha256"] = np.frombuffer(digest(arrays).encode("ascii"), dtype=np.uint8)
+    elif checksum == "kept" and old is not None:
+        arrays["sha256"] = old
+    with open(path, "wb") as fh:
+        np.savez(fh, **arrays)
+
+
+def _tamper(case, victim, other):
+    """Change the task file ``victim`` (``other``: the file of the same task with the other seed)."""
+    a = _arrays(victim)
+    if case == "eps_g doubled":  # a valid file with a valid checksum: only eps_g(Q, R, T) tells
+        a["eps_g"] = 2.0 * a["eps_g"]
+        _rewrite(victim, a, "recomputed")
+    elif case == "checksum only":  # the other seed's curve and overlaps: consistent physics, same meta
+        b = _arrays(other)
+        a.update({k: b[k] for k in ("eps_g", "Q", "R", "T")})
+        _rewrite(victim, a, "kept")
+    elif case == "no checksum":  # a file of the previous format
+        _rewrite(victim, a, "none")
+    elif case == "another task":  # the other seed's whole file under this name
+        victim.write_bytes(other.read_bytes())
+    elif case == "truncated":
+        victim.write_bytes(victim.read_bytes()[:300])
+
+
+TAMPER = {"eps_g doubled": "is not eps_g of the stored Q, R, T", "checksum only": "fails its checksum",
+          "no checksum": "has no checksum", "another task": "holds another task", "truncated": "cannot read"}
+
+
+@pytest.mark.parametrize("method", ["sgd", "ode"])
+@pytest.mark.parametrize("case", list(TAMPER))
+def test_a_tampered_task_file_is_computed_again_with_a_warning(small_store, tmp_path, case, method):
+    """A changed task file (valid .npz) is detected, computed again with one warning line naming
+    the file and the reason, and results.csv is the untampered one bit for bit."""
+    store = tmp_path / "store"
+    shutil.copytree(small_store.store, store)
+    tasks = [t for t in small_store.tasks if t.method == method]
+    victim, other = (store / "tasks" / f"{t.key}.npz" for t in tasks)
+    _tamper(case, victim, other)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        res = sweep(BASE, method=("sgd", "ode"), store=store, scheduler="synchronous", **SMALL)
+    assert res.table_path.read_bytes() == small_store.table_path.read_bytes()
+    assert (res.n_computed, res.n_cached) == (1, 3)
+    _same_trajectories(res, small_store)
+    msgs = [str(w.message) for w in caught]
+    assert len(msgs) == 1, msgs
+    assert str(victim) in msgs[0] and TAMPER[case] in msgs[0] and "computing the task again" in msgs[0], msgs[0]
+    assert "\n" not in msgs[0]
+    with warnings.catch_warnings(record=True) as caught:  # the file written again verifies
+        warnings.simplefilter("always")
+        again = sweep(BASE, method=("sgd", "ode"), store=store, scheduler="synchronous", **SMALL)
+    assert not caught and (again.n_computed, again.n_cached) == (0, 4)
+
+
+def test_eps_g_check_needs_order_parameters_and_checksum_is_kept_by_io(small_store, tmp_path):
+    """A trajectory without Q, R, T (a closed form) has only its checksum; the io round trip keeps
+    the checksum and detects a change of any array."""
+    from twolayer.io import load_trajectory, save_trajectory
+    from twolayer.problem.trajectory import Trajectory
+    from twolayer.sweeps import _eps_g_mismatch
+
+    tr = small_store.trajectories[small_store.tasks[0].key]
+    bare = Trajectory(alpha=tr.alpha, eps_g=2.0 * tr.eps_g, config=tr.config, method="exact")
+    assert _eps_g_mismatch(bare, BASE) is None
+    assert "is not eps_g" in _eps_g_mismatch(Trajectory(alpha=tr.alpha, eps_g=2.0 * tr.eps_g, config=tr.config,
+                                                        method="sgd", Q=tr.Q, R=tr.R, T=tr.T), BASE)
+    path = save_trajectory(bare, tmp_path / "bare.npz", extra={"note": "x"})
+    back, meta = load_trajectory(path, require_checksum=True)
+    assert np.array_equal(back.eps_g, bare.eps_g) and meta["note"] == "x"
+    a = _arrays(path)
+    a["alpha"] = a["alpha"] * 1.5
+    _rewrite(path, a, "kept")
+    with pytest.raises(ValueError, match="fails its checksum"):
+        load_trajectory(path)
 
 
 # --------------------------------------------------------------------------------------------

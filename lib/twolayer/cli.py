@@ -38,6 +38,7 @@ import json
 import math
 import os
 import sys
+import warnings
 
 import numpy as np
 
@@ -306,7 +307,9 @@ def cmd_plateau(args) -> int:
     Q, R, T = pl.overlaps(1)
     result = {"N": cfg.N, "L": cfg.L, "K": cfg.K, "M": cfg.M, "beta": cfg.beta, "eta": cfg.eta,
               "activation": cfg.activation_name, "readout": cfg.readout, "eta2": args.eta2,
-              "eps_p": float(pl.eps_p), "escape_rate": float(pl.escape_rate),
+              "eps_p": float(pl.eps_p),
+              "escape_rate": None if pl.escape_rate is None else float(pl.escape_rate),
+              "escape_rate_reason": pl.escape_rate_reason,
               "Q": np.asarray(Q).tolist(), "R": np.asarray(R).tolist(), "T": np.asarray(T).tolist()}
     if args.json:
         print(json.dumps(result))
@@ -315,7 +318,10 @@ def cmd_plateau(args) -> int:
     print(f"symmetric plateau: K={cfg.K} M={cfg.M} L={cfg.L} N={cfg.N} beta={cfg.beta:g} eta={cfg.eta:g} "
           f"activation={cfg.activation_name} readout={cfg.readout} eta2={args.eta2}")
     print(f"eps_p       = {result['eps_p']:.6g}")
-    print(f"escape_rate = {result['escape_rate']:.6g}")
+    if pl.escape_rate is None:
+        print(f"escape_rate = none: {pl.escape_rate_reason}")
+    else:
+        print(f"escape_rate = {result['escape_rate']:.6g}")
     for name, A in (("Q", Q), ("R", R), ("T", T)):
         print(f"{name} = {np.array2string(np.asarray(A, float), formatter=fmt, prefix=f'{name} = ')}")
     return EXIT_OK
@@ -338,6 +344,10 @@ def cmd_sweep(args) -> int:
     return EXIT_OK
 
 
+def _show_warning(message, category, filename, lineno, file=None, line=None):
+    print(f"{PROG}: warning: {_one_line(message)}", file=sys.stderr)
+
+
 def _fail(code: int, message) -> int:
     print(f"{PROG}: error: {_one_line(message)}", file=sys.stderr)
     return code
@@ -351,8 +361,10 @@ def main(argv=None) -> int:
     except SystemExit as e:  # --help/--version (0) or a usage error (2, already printed)
         return e.code if isinstance(e.code, int) else EXIT_USAGE
     try:
-        with np.errstate(all="ignore"):
-            return {"run": cmd_run, "plateau": cmd_plateau, "sweep": cmd_sweep}[args.command](args)
+        with warnings.catch_warnings():
+            warnings.showwarning = _show_warning   # a warning is one line too
+            with np.errstate(all="ignore"):
+                return {"run": cmd_run, "plateau": cmd_plateau, "sweep": cmd_sweep}[args.command](args)
     except (DivergenceError, IntegrationError) as e:
         return _fail(EXIT_DIVERGED, e)
     except ValueError as e:  # validation, budget, unreadable input

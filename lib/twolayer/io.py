@@ -8,6 +8,7 @@ paths are checked before any computation (``check_output_path``) and may not ove
 from __future__ import annotations
 
 import csv
+import hashlib
 import io as _io
 import json
 import os
@@ -97,9 +98,19 @@ def write_csv(traj: Trajectory, path) -> Path:
     return atomic_write(check_output_path(path), trajectory_csv(traj))
 
 
+def _digest(arrays: dict) -> str:
+    """sha256 over the arrays of a trajectory file (names, dtypes, shapes and bytes, by name)."""
+    h = hashlib.sha256()
+    for name in sorted(arrays):
+        a = np.ascontiguousarray(arrays[name])
+        h.update(f"{name}\0{a.dtype.str}\0{a.shape}\0".encode("utf-8"))
+        h.update(a.tobytes())
+    return h.hexdigest()
+
+
 def trajectory_bytes(traj: Trajectory, extra: dict | None = None) -> bytes:
-    """A trajectory as the bytes of an .npz archive: alpha, eps_g, Q, R, T, v, seeds and a JSON
-    ``meta`` (the config, the method and ``extra``)."""
+    """A trajectory as the bytes of an .npz archive: alpha, eps_g, Q, R, T, v, seeds, a JSON
+    ``meta`` (the config, the method and ``extra``) and ``sha256``, the checksum of all of them."""
     arrays = {"alpha": traj.alpha, "eps_g": traj.eps_g}
     for name in ("Q", "R", "T", "v"):
         x = getattr(traj, name)
@@ -109,18 +120,28 @@ def trajectory_bytes(traj: Trajectory, extra: dict | None = None) -> bytes:
         arrays["seeds"] = np.array(traj.seeds, dtype=np.int64)
     meta = {"config": traj.config.to_dict(), "method": traj.method, **(extra or {})}
     arrays["meta"] = np.frombuffer(json.dumps(meta, sort_keys=True).encode("utf-8"), dtype=np.uint8)
+    arrays = {k: np.asarray(v) for k, v in arrays.items()}
+    arrays["sha256"] = np.frombuffer(_digest(arrays).encode("ascii"), dtype=np.uint8)
     buf = _io.BytesIO()
     np.savez(buf, **arrays)
     return buf.getvalue()
 
 
-def trajectory_from_bytes(data: bytes, name: str = "the data") -> tuple[Trajectory, dict]:
-    """Inverse of ``trajectory_bytes``: (trajectory, meta); ValueError if corrupt."""
+def trajectory_from_bytes(data: bytes, name: str = "the data",
+                          require_checksum: bool = False) -> tuple[Trajectory, dict]:
+    """Inverse of ``trajectory_bytes``: (trajectory, meta).  ValueError if corrupt, if the checksum
+    does not match, or (``require_checksum``) if there is none (a file of an older version)."""
     try:
         with np.load(_io.BytesIO(data), allow_pickle=False) as f:
             arrays = {k: np.asarray(f[k]) for k in f.files}
     except (OSError, ValueError, EOFError, zipfile.BadZipFile) as e:
         raise ValueError(f"cannot read {name} as a trajectory file ({' '.join(str(e).split())})") from None
+    if "sha256" in arrays:
+        stored = arrays.pop("sha256")
+        if stored.dtype != np.uint8 or stored.tobytes() != _digest(arrays).encode("ascii"):
+            raise ValueError(f"{name} fails its checksum (changed after it was written)")
+    elif require_checksum:
+        raise ValueError(f"{name} has no checksum (written by an older version)")
     try:
         meta = json.loads(bytes(arrays.pop("meta")).decode("utf-8"))
         cfg = {k: (tuple(v) if isinstance(v, list) else v) for k, v in meta["config"].items()}
@@ -137,14 +158,14 @@ def save_trajectory(traj: Trajectory, path, extra: dict | None = None) -> Path:
     return atomic_write(path, trajectory_bytes(traj, extra))
 
 
-def load_trajectory(path) -> tuple[Trajectory, dict]:
+def load_trajectory(path, require_checksum: bool = False) -> tuple[Trajectory, dict]:
     """Read a file written by ``save_trajectory``; returns (trajectory, meta).  Raises
-    ValueError on a missing or corrupt file."""
+    ValueError on a missing or corrupt file (see ``trajectory_from_bytes``)."""
     try:
         data = Path(path).read_bytes()
     except OSError as e:
         raise ValueError(f"cannot read {path} ({e.strerror})") from None
-    return trajectory_from_bytes(data, str(path))
+    return trajectory_from_bytes(data, str(path), require_checksum)
 
 
 def load_spectrum(path) -> tuple[float, ...]:

@@ -7,7 +7,11 @@ cores, with ``scheduler="tcp://host:port"`` any running Dask scheduler (``dask s
 ``scheduler="synchronous"`` serially in this process.  Each task's result is written to the store
 as soon as it completes, atomically, one file per task named by a hash of the configuration, the
 seed, the method, the solver settings and the package version; a re-run computes only the tasks
-whose file is missing, so an interrupted sweep loses nothing already finished.
+whose file is missing, so an interrupted sweep loses nothing already finished.  A stored file is
+used only if it verifies: its checksum, its task, and its eps_g equal to eps_g of its own Q, R, T;
+otherwise the task is computed again, with a one-line warning naming the file and the reason.
+Ctrl-C stops a sweep at once: its futures are cancelled and a local cluster of its own is closed
+(its worker processes ignore SIGINT: the main process stops them).
 ``STORE/results.csv`` is the tidy table: one row per configuration, seed and alpha, with every
 configuration field as a column.  Results are the same bit for bit whatever the executor and the
 number of workers: every random draw is decided by the seed, and each task runs alone.
@@ -15,6 +19,7 @@ number of workers: every random draw is decided by the seed, and each task runs 
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import dataclasses
 import hashlib
@@ -23,7 +28,10 @@ import itertools
 import json
 import logging
 import os
+import signal
 import sys
+import threading
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -31,6 +39,8 @@ import numpy as np
 
 from ._version import __version__
 from .engines.sgd import simulate
+from .gaussian.activations import activation_of
+from .gaussian.averages import eps_g as eps_g_of
 from .io import atomic_write, load_spectrum, load_trajectory, trajectory_bytes, trajectory_from_bytes
 from .problem.checks import check_alpha, check_choice, check_float, check_int, check_seeds
 from .problem.config import Config
@@ -194,6 +204,9 @@ def _table(tasks, trajectories) -> str:
 #: glibc malloc thresholds (bytes) of the local cluster's workers (see ``connect``).
 WORKER_MALLOC_THRESHOLD = 32 * 1024 * 1024
 
+#: Seconds to wait for a scheduler given by its address (Dask retries within them).
+CONNECT_TIMEOUT = 10.0
+
 
 def connect(scheduler: str | None = None, workers: int | None = None):
     """A Dask client for several sweeps: with ``scheduler=None`` a local cluster of ``workers``
@@ -201,7 +214,10 @@ def connect(scheduler: str | None = None, workers: int | None = None):
     (``client.close()`` shuts it down); otherwise a client of the running scheduler at that
     address.  The local cluster logs only critical messages: a worker's warnings (e.g. about a
     busy event loop while it runs a compiled task) would otherwise land, at random, in the output
-    of whatever notebook cell is running; a task's error still reaches the caller as an exception."""
+    of whatever notebook cell is running; a task's error still reaches the caller as an exception.
+    Its workers ignore SIGINT (``dask_setup``): Ctrl-C stops the sweep in this process, which closes
+    them.  A scheduler that does not answer within ``CONNECT_TIMEOUT`` seconds, or a malformed
+    address, is a one-line ValueError."""
     import dask
     from dask.distributed import Client
 
@@ -217,10 +233,28 @@ def connect(scheduler: str | None = None, workers: int | None = None):
         environ.update(MALLOC_TRIM_THRESHOLD_=WORKER_MALLOC_THRESHOLD, MALLOC_MMAP_THRESHOLD_=WORKER_MALLOC_THRESHOLD)
         with dask.config.set({"distributed.nanny.pre-spawn-environ": environ}):
             return Client(n_workers=n, threads_per_worker=1, processes=True, dashboard_address=":0",  # a free port: no warning when 8787 is taken
-                          silence_logs=logging.CRITICAL)
+                          silence_logs=logging.CRITICAL, preload=[__name__])  # dask_setup: workers ignore SIGINT
     if not isinstance(scheduler, str) or not scheduler.strip():
         raise ValueError(f"scheduler must be None or an address 'tcp://host:port', got {scheduler!r}")
-    return Client(scheduler, timeout="30s")
+    try:
+        return Client(scheduler, timeout=f"{CONNECT_TIMEOUT:g}s")
+    except ValueError as e:  # a malformed address
+        raise ValueError(f"scheduler {scheduler!r}: {_one_line(e)}") from None
+    except (OSError, asyncio.TimeoutError):  # no answer (Python 3.10: asyncio's TimeoutError is no OSError)
+        raise ValueError(f"scheduler {scheduler!r}: no Dask scheduler answers at this address within "
+                         f"{CONNECT_TIMEOUT:g} s") from None
+
+
+def dask_setup(worker) -> None:
+    """Preload hook of the local cluster's workers (``connect``): they ignore SIGINT, so that a
+    Ctrl-C, which a terminal sends to the whole process group, reaches only the main process,
+    which then closes them (instead of a traceback from every worker)."""
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+def _one_line(message) -> str:
+    return " ".join(str(message).split())
 
 
 def _client(scheduler, workers):
@@ -308,9 +342,9 @@ def sweep(grid, *, seeds=(0,), method: str = "sgd", store=None, scheduler=None, 
             p = root / "tasks" / f"{t.key}.npz"
             if p.is_file():
                 try:
-                    done[t.key] = load_trajectory(p)[0]
-                except ValueError:  # a corrupt file (should not happen with atomic writes): recompute
-                    pass
+                    done[t.key] = _load_task(p, t)
+                except ValueError as e:  # corrupt, changed or of an older version: computed again
+                    warnings.warn(f"sweep store: {_one_line(e)}; computing the task again", stacklevel=2)
     missing = [t for t in tasks if t.key not in done]
     # fewer tasks than worker processes on this machine: each ODE task shares its steps among the
     # idle cores (results are the same for any number of threads)
@@ -328,16 +362,24 @@ def sweep(grid, *, seeds=(0,), method: str = "sgd", store=None, scheduler=None, 
             from dask.distributed import as_completed
 
             client, owned, dashboard = _client(scheduler, workers)
-            if dashboard and progress:
-                print(f"Dask dashboard: {dashboard}", file=sys.stderr)
+            futures = {}
             try:
+                if dashboard and progress:
+                    print(f"Dask dashboard: {dashboard}", file=sys.stderr)
                 futures = {client.submit(run_task, t, key=f"twolayer-{t.key}", pure=False): t for t in missing}
                 for fut in as_completed(futures):
                     _store(futures[fut], fut.result(), root, done)
                     bar.update(1)
+            except BaseException:  # Ctrl-C or a task's error: a shared cluster stops working for this sweep
+                if not owned and futures:
+                    try:
+                        client.cancel(list(futures))
+                    except Exception:  # noqa: BLE001 - the scheduler may be gone; the first error matters
+                        pass
+                raise
             finally:
                 if owned:
-                    client.close()
+                    client.close()  # a local cluster of its own: its worker processes end with it
     finally:
         bar.close()
     table_path = None
@@ -359,6 +401,43 @@ def _threads_per_task(n_tasks: int, scheduler, workers) -> int:
         return cores
     procs = len(scheduler.nthreads()) if scheduler is not None else (workers or cores)
     return max(1, cores // max(1, min(n_tasks, procs)))
+
+
+#: Tolerance of a stored eps_g against eps_g of the stored Q, R, T: relative, plus absolute in
+#: units of the largest eps_g of the curve (round-off of the same function on the same numbers).
+EPS_G_RTOL, EPS_G_ATOL = 1e-12, 1e-14
+
+
+def _load_task(path, task: Task) -> Trajectory:
+    """The stored trajectory of ``task`` at ``path``, verified: the file's checksum, that it is this
+    task's (key, seed, alpha grid), and, when it holds Q, R, T (SGD, ODE), that its eps_g is eps_g of
+    them for the task's configuration.  ValueError naming the file and the reason otherwise."""
+    traj, meta = load_trajectory(path, require_checksum=True)
+    if meta.get("key") != task.key or traj.seeds != (task.seed,) or not np.array_equal(traj.alpha, task.alpha):
+        raise ValueError(f"{path} holds another task than its name says")
+    why = _eps_g_mismatch(traj, task.config)
+    if why:
+        raise ValueError(f"{path}: {why}")
+    return traj
+
+
+def _eps_g_mismatch(traj: Trajectory, config: Config) -> str | None:
+    """Why the trajectory's eps_g is not eps_g of its own Q, R, T (``None`` if it is, or if it holds
+    no order parameters: then its checksum alone vouches for it)."""
+    if traj.Q is None or traj.R is None or traj.T is None:
+        return None
+    if config.train_readout and traj.v is None:
+        return "no second layer v for a trained readout"
+    v = traj.v if config.train_readout else config.student_weights
+    with np.errstate(all="ignore"):
+        ref = eps_g_of(traj.Q, traj.R, traj.T, activation_of(config), v, config.teacher_weights)
+        tol = EPS_G_RTOL * np.abs(ref) + EPS_G_ATOL * max(1.0, float(np.max(np.abs(ref))))
+        bad = ~(np.abs(traj.eps_g - ref) <= tol)  # NaN is bad
+    if not bad.any():
+        return None
+    s, i = np.argwhere(bad)[0]
+    return (f"eps_g = {float(traj.eps_g[s, i])!r} at alpha = {float(traj.alpha[i])!r} is not eps_g of the stored "
+            f"Q, R, T ({float(ref[s, i])!r})")
 
 
 def _store(task: Task, payload: bytes, root, done: dict) -> None:
