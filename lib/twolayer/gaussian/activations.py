@@ -17,9 +17,10 @@ for the linear g; the arc-cosine kernels of Cho & Saul 2009 for ReLU):
             H2 = -(2/pi) cab / ((1+caa) sqrt((1+caa)(1+cbb) - cab^2)),  I4: Saad & Solla's formula
     linear: I2 = cab, J2 = 1, H2 = 0, I4 = c34
     ReLU:   I2 = sqrt(caa cbb) (sin th + (pi - th) cos th) / (2 pi),  cos th = cab / sqrt(caa cbb),
-            J2 = (pi - th) / (2 pi),  H2 = sqrt(caa cbb - cab^2) / (2 pi caa)   (g'(0) = 0)
+            J2 = (pi - th) / (2 pi),  H2 = sqrt(caa cbb - cab^2) / (2 pi caa)   (g'(0) = 0),
+            I4: reduced exactly to closed forms and one smooth 1-d integral (``twolayer.gaussian.relu``)
 
-Everything else (ReLU's four-point average, tanh, user activations) is integrated numerically
+Everything else (tanh, user activations) is integrated numerically
 (``twolayer.gaussian.quadrature``).  No denominator of a closed form can be small for erf
 (they are >= 1), which keeps the ODE accurate at sigma_J = 1e-6.
 """
@@ -33,6 +34,7 @@ from scipy.special import erf as _erf
 
 from ..problem.config import ACTIVATIONS, UserActivation
 from .quadrature import joint_qmc, pair_expectation, pair_moments
+from .relu import relu_delta_moments
 
 __all__ = ["Activation", "ERF", "LINEAR", "RELU", "TANH", "activation_of", "erf_i4"]
 
@@ -60,6 +62,16 @@ class Activation:
     name: str = ""
     code: int = -1
     closed_pairs: bool = False
+    #: Whether g'' is an ordinary function, square-integrable under a Gaussian (g in W^{2,2}):
+    #: then, by Price's theorem (d E[f1(a) f2(b)] / d cab = E[f1'(a) f2'(b)]), the averages
+    #: E[g' g'], E[g'' g] and E[g' g' g g] are continuously differentiable in the covariance
+    #: also where it is singular (identical students: the symmetric plateau), the block ODE can
+    #: be linearised there and the escape rate exists.  False for a kink (relu: g'' is a delta
+    #: function, E[g'(a) g'(b)] = (pi - theta) / (2 pi) and E[g''(a) g(b)] ~ sqrt(caa cbb - cab^2)
+    #: have square-root terms at a singular covariance; they cancel in the O(eta) right-hand side
+    #: but not in the O(eta^2) average, ``twolayer.theory.plateau.rate_defect``); None when not
+    #: known (a user activation: ``twolayer.theory.plateau`` then checks the rate numerically).
+    smooth: bool | None = None
 
     # -- pointwise ------------------------------------------------------------------------
     def g(self, x):
@@ -112,6 +124,7 @@ class Activation:
 
 class _Erf(Activation):
     name, code, closed_pairs = "erf", 1, True
+    smooth = True
 
     def g(self, x):
         return _erf(np.asarray(x, dtype=np.float64) / _SQRT2)
@@ -149,6 +162,7 @@ class _Erf(Activation):
 
 class _Linear(Activation):
     name, code, closed_pairs = "linear", 0, True
+    smooth = True
 
     def g(self, x):
         return np.asarray(x, dtype=np.float64) * 1.0
@@ -175,6 +189,7 @@ class _Linear(Activation):
 
 class _Relu(Activation):
     name, code, closed_pairs = "relu", 2, True
+    smooth = False
 
     def g(self, x):
         return np.maximum(np.asarray(x, dtype=np.float64), 0.0)
@@ -188,7 +203,12 @@ class _Relu(Activation):
     @staticmethod
     def _angle(caa, cbb, cab):
         caa, cbb, cab = np.broadcast_arrays(*(np.asarray(x, dtype=np.float64) for x in (caa, cbb, cab)))
-        nrm = np.sqrt(caa * cbb)
+        # A variance is >= 0 for real weights; a negative one reaches the averages only from an
+        # integrator's trial state (the ODE's half-step predictor from Q_ii ~ sigma_J^2, e.g.
+        # 1e-8 -> -7e7 at K = 2, L = 1, sigma_J = 1e-4, a step its Richardson test then rejects).
+        # It is taken as zero variance, the convention of dgdg and d2gg (relu(0) = relu'(0) = 0),
+        # not as the NaN (and "invalid value in sqrt" warning) of sqrt(caa cbb) with caa < 0.
+        nrm = np.sqrt(np.clip(caa, 0.0, None) * np.clip(cbb, 0.0, None))
         with np.errstate(divide="ignore", invalid="ignore"):
             cos = np.where(nrm > 0, cab / np.where(nrm > 0, nrm, 1.0), 0.0)
         return caa, cbb, cab, nrm, np.arccos(np.clip(cos, -1.0, 1.0))
@@ -207,9 +227,16 @@ class _Relu(Activation):
         with np.errstate(divide="ignore", invalid="ignore"):
             return np.where(caa > 0, np.sqrt(det) / (2.0 * math.pi * np.where(caa > 0, caa, 1.0)), 0.0)
 
+    def delta_moments(self, C, K, w):
+        """Exact reduction to closed forms and one smooth 1-d integral per four-point average
+        (``twolayer.gaussian.relu``); no quasi-Monte Carlo (whose error, for ReLU's
+        discontinuous g', was 0.1-4 %)."""
+        return relu_delta_moments(C, K, w)
+
 
 class _Tanh(Activation):
     name, code = "tanh", 3
+    smooth = True
 
     def g(self, x):
         return np.tanh(np.asarray(x, dtype=np.float64))

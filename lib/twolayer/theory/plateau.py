@@ -20,6 +20,20 @@ d x d secular problem (Eq. {eq}`eq-plateau-secular`) at a cost O(G d^3) instead 
 
 The fixed point needs identical student units: equal (or all-ones) student second-layer weights
 and a fixed second layer; any activation with its averages works (erf, ReLU, tanh, ...).
+
+Where the escape rate does not exist.  The linearisation needs a differentiable right-hand side.
+On the symmetric manifold the students are identical, so the covariance of the pre-activations
+is singular, and for an activation with a kink (ReLU: g'' a delta function) the averages have
+square-root terms there.  Those of the O(eta) terms cancel in the right-hand side, those of the
+O(eta^2) average E[delta delta^T] do not (``rate_defect``): with ``eta2`` the Jacobian does not
+exist and a finite-difference "rate" grows like h^(-1/2) with the step h (ReLU, K = M = 4,
+L = 16: 5.0, 32, 298 at h = 1e-4, 1e-6, 1e-8), without it the rate exists (1.8285 for every h).
+``rate_defect`` decides it from the activation's ``smooth`` property
+(``twolayer.gaussian.activations``) and the covariance; for an activation of unknown smoothness
+(a user activation) ``escape_rate`` compares the rates at two steps 100 h, h (a differentiable
+right-hand side: equal up to O(h^2), measured <= 1e-7 relative; a square-root kink: a factor 10
+apart).  Where the rate does not exist ``escape_rate`` returns None and
+``Plateau.escape_rate_reason`` says why.
 """
 
 from __future__ import annotations
@@ -30,7 +44,8 @@ import numpy as np
 from scipy import optimize
 
 from ..data.weights import global_overlaps
-from ..gaussian.averages import delta_delta, eps_g as eps_g_of, stein_coefficients
+from ..gaussian.activations import activation_of
+from ..gaussian.averages import covariance, delta_delta, eps_g as eps_g_of, stein_coefficients
 from ..problem.checks import check_bool, check_choice, check_float
 from ..problem.config import Config
 from ..problem.errors import IntegrationError
@@ -39,7 +54,18 @@ from ..problem.spectrum import Groups, groups
 from .blocks import coefficients, rhs_frozen
 
 __all__ = ["Plateau", "Stationary", "escape_rate", "jacobian_blocks", "jacobian_matrix", "plateau",
-           "predicted_escape", "residual", "saad_solla", "secular_matrix", "spectrum", "stationary_point"]
+           "predicted_escape", "rate_defect", "residual", "saad_solla", "secular_matrix", "spectrum",
+           "stationary_point"]
+
+#: Finite-difference step of the Jacobian (in the global overlaps).
+H_JACOBIAN = 1e-6
+#: Distance to a singular covariance (smallest eigenvalue of the correlation matrix of students and
+#: teachers) below which an activation with a kink has no linearisation with the O(eta^2) term:
+#: the finite differences with step H_JACOBIAN cannot resolve the square-root terms there.
+SINGULAR_TOL = 1e-6
+#: Step check of the rate for an activation of unknown smoothness: rates at H_JACOBIAN * 100 and
+#: H_JACOBIAN must agree to this relative tolerance (measured for erf and tanh: <= 1e-7).
+STEP_RTOL = 1e-4
 
 
 def _sym_coefficients(b, v, T, config: Config, eta2: bool):
@@ -92,16 +118,19 @@ class Plateau:
     """The symmetric fixed point of the block ODEs (chapter "The symmetric plateau").
 
     ``eps_p`` its generalisation error, ``q``, ``r``, ``t`` the block overlaps (group-first),
-    ``escape_rate`` the largest real eigenvalue of the linearised block ODE (nan when not
-    computed)."""
+    ``escape_rate`` the largest real eigenvalue of the linearised block ODE: nan when not
+    computed (``rate=False``), None where it does not exist (ReLU: the block ODE is not
+    differentiable at the symmetric plateau), with ``escape_rate_reason`` saying why (None
+    when the rate is a number)."""
 
     config: Config
     eps_p: float
     q: np.ndarray
     r: np.ndarray
     t: np.ndarray
-    escape_rate: float
+    escape_rate: float | None
     eta2: bool = True
+    escape_rate_reason: str | None = None
 
     @property
     def groups(self) -> Groups:
@@ -127,7 +156,8 @@ def plateau(config: Config, t=None, *, rate: bool = True, eta2: bool = True, bud
     """The symmetric plateau for teacher block overlaps ``t`` (default the expected teacher
     t^g = f_g I): Eq. {eq}`eq-plateau-fp` for the global overlaps, Eq. {eq}`eq-plateau-blocks` for
     the blocks, and (``rate``) the escape rate of Eq. {eq}`eq-plateau-secular` (``escape_rate``
-    with ``method="auto"``).  K and M may differ.  Raises ValueError when no symmetric fixed point
+    with ``method="auto"``; None, with ``escape_rate_reason``, where the linearisation does not
+    exist: ``rate_defect``).  K and M may differ.  Raises ValueError when no symmetric fixed point
     exists, ``BudgetError`` when the escape rate needs more memory or time than ``budget``."""
     _check_config(config)
     rate = check_bool("rate", rate)
@@ -152,8 +182,11 @@ def plateau(config: Config, t=None, *, rate: bool = True, eta2: bool = True, bud
     r = np.repeat(v_g[:, None, :], K, axis=1)
     Q, R, Tg = global_overlaps(q, r, t, grp.lam)
     eps_p = float(eps_g_of(Q, R, Tg, config, config.student_weights, config.teacher_weights))
-    sigma = escape_rate(config, q, r, t, eta2=eta2, budget=budget) if rate else float("nan")
-    return Plateau(config=config, eps_p=eps_p, q=q, r=r, t=t, escape_rate=sigma, eta2=eta2)
+    if rate:
+        sigma, why = _escape_rate(config, q, r, t, eta2=eta2, method="auto", budget=budget, h=H_JACOBIAN)
+    else:
+        sigma, why = float("nan"), "not computed (rate=False)"
+    return Plateau(config=config, eps_p=eps_p, q=q, r=r, t=t, escape_rate=sigma, eta2=eta2, escape_rate_reason=why)
 
 
 def residual(p: Plateau) -> float:
@@ -291,8 +324,11 @@ def jacobian_matrix(config: Config, q, r, t, *, eta2: bool = True) -> np.ndarray
     return Jm
 
 
-def spectrum(config: Config, q, r, t, *, eta2: bool = True) -> np.ndarray:
-    """All eigenvalues of the dense linearised block ODE, largest real part first."""
+def spectrum(config: Config, q, r, t, *, eta2: bool = True) -> np.ndarray | None:
+    """All eigenvalues of the dense linearised block ODE, largest real part first; None where the
+    linearisation does not exist (``rate_defect``)."""
+    if rate_defect(config, q, r, t, eta2=eta2) is not None:
+        return None
     w = np.linalg.eigvals(jacobian_matrix(config, q, r, t, eta2=eta2))
     return w[np.argsort(-w.real)]
 
@@ -340,9 +376,57 @@ def _proportional(q, r, t, frac):
     return tuple(out)
 
 
+def rate_defect(config: Config, q, r, t, *, eta2: bool = True) -> str | None:
+    """Why the block ODE has no linearisation at (q, r, t), or None if it has one.
+
+    Decided from the activation's ``smooth`` property (``twolayer.gaussian.activations``).  A
+    smooth activation (erf, tanh, linear) has one everywhere.  For an activation with a kink
+    (ReLU) the averages have square-root terms where the covariance of the pre-activations is
+    singular.  In the O(eta) terms they cancel: where a student is parallel to another unit,
+    u_a = kappa u_b (b a student or a teacher), the right-hand side contains them only in the
+    combination kappa E[g''(u_a) g(u_b)] + E[g'(u_a) g'(u_b)] (the Stein coefficients act on
+    overlap rows that are kappa times each other), which for ReLU is
+    (pi - theta + sin theta) / (2 pi) = 1/2 + O(theta^3), theta ~ sqrt(distance): differentiable
+    (measured: the ReLU rate with ``eta2=False`` agrees to 1e-8 for h = 1e-4 .. 1e-8).  The
+    O(eta^2) average E[delta_i delta_j] has no such partner: E[(delta_i - delta_j)^2]
+    grows like the square root of the distance between two identical students, so with ``eta2``
+    there is no linearisation where the covariance of students and teachers is singular (smallest
+    eigenvalue of the correlation matrix below ``SINGULAR_TOL``), which includes the symmetric
+    plateau (identical students).  An activation of unknown smoothness (a user activation) gives
+    None here and is checked numerically by ``escape_rate``."""
+    act = activation_of(config)
+    if act.smooth is not False or not eta2:
+        return None
+    grp = groups(config)
+    Q, R, T = global_overlaps(np.asarray(q, dtype=np.float64), np.asarray(r, dtype=np.float64),
+                              np.asarray(t, dtype=np.float64), grp.lam)
+    C = covariance(Q, R, T)
+    d = np.sqrt(np.clip(np.diagonal(C), 0.0, None))
+    live = d > 0
+    corr = C[np.ix_(live, live)] / np.outer(d[live], d[live])
+    w = float(np.linalg.eigvalsh(corr)[0]) if corr.size else 1.0
+    if w > SINGULAR_TOL:
+        return None
+    K = config.K
+    off = 1.0 - np.abs(C[:K] / np.outer(np.where(live[:K], d[:K], 1.0), np.where(live, d, 1.0)))
+    off[np.arange(K), np.arange(K)] = np.inf
+    off[:, ~live] = np.inf
+    off[~live[:K]] = np.inf
+    i, a = np.unravel_index(np.argmin(off), off.shape)
+    where = (f"student {i} and {'student ' + str(a) if a < K else 'teacher ' + str(a - K)} are "
+             f"(anti-)parallel (at the symmetric plateau all students are identical)"
+             if off[i, a] <= SINGULAR_TOL else
+             f"the covariance of students and teachers is singular (smallest eigenvalue of the correlation "
+             f"matrix {w:.2g})")
+    return (f"no linearisation: {where}, and {act.name} has a kink (g'' is not a function), so the O(eta^2) "
+            f"average E[delta delta^T] has square-root terms there (the O(eta) ones cancel); the Jacobian "
+            f"does not exist (a finite-difference rate grows like h^-1/2).  With eta2=False the rate exists")
+
+
 def escape_rate(config: Config, q, r, t, *, eta2: bool = True, method: str = "auto",
-                budget: Budget | None = None) -> float:
-    """Largest real eigenvalue of the linearised block ODE at (q, r): the escape rate.
+                budget: Budget | None = None, h: float = H_JACOBIAN) -> float | None:
+    """Largest real eigenvalue of the linearised block ODE at (q, r): the escape rate; None
+    where the block ODE has no linearisation (``rate_defect``, ``Plateau.escape_rate_reason``).
 
     Parameters
     ----------
@@ -360,12 +444,39 @@ def escape_rate(config: Config, q, r, t, *, eta2: bool = True, method: str = "au
         independent of the number of groups.  ``"auto"``: ``"proportional"`` where it applies,
         else ``"secular"``.
     budget : memory/time limits (the secular method at large G d)
+    h : finite-difference step of the Jacobian in the global overlaps
 
     Returns
     -------
-    sigma (0 when the fixed point is stable in every direction but marginal ones).
+    sigma (0 when the fixed point is stable in every direction but marginal ones), or None:
+    where ``rate_defect`` finds no linearisation, and, for an activation of unknown smoothness
+    (a user activation), where the rates at steps 100 h and h differ by more than ``STEP_RTOL``
+    (a differentiable right-hand side gives equal rates up to O(h^2)).
     """
+    return _escape_rate(config, q, r, t, eta2=eta2, method=method, budget=budget, h=h)[0]
+
+
+def _escape_rate(config: Config, q, r, t, *, eta2: bool, method: str, budget: Budget | None, h: float):
+    """(escape rate or None, reason or None): ``escape_rate`` with the reason."""
     method = check_choice("method", method, ("auto", "secular", "proportional"))
+    h = check_float("h", h, lo=0.0, hi=1e-2, lo_open=True)
+    why = rate_defect(config, q, r, t, eta2=eta2)
+    if why is not None:
+        return None, why
+    sigma = _rate(config, q, r, t, eta2, method, budget, h)
+    if activation_of(config).smooth is None:  # unknown smoothness: the rate must not depend on the step
+        coarse = _rate(config, q, r, t, eta2, method, budget, 100.0 * h)
+        if not abs(coarse - sigma) <= STEP_RTOL * max(abs(coarse), abs(sigma)) + 1e-12 * abs(config.eta):
+            return None, (f"no linearisation: the rate depends on the finite-difference step ({coarse:.6g} at "
+                          f"h = {100 * h:g}, {sigma:.6g} at h = {h:g}), so the block ODE of activation "
+                          f"{activation_of(config).name!r} is not differentiable here (a kink of g at a singular "
+                          f"covariance, e.g. identical students)")
+    return sigma, None
+
+
+def _rate(config: Config, q, r, t, eta2: bool, method: str, budget: Budget | None, h: float) -> float:
+    """The largest real eigenvalue of the finite-difference Jacobian (step h): ``escape_rate``'s
+    computation, without the check that the Jacobian exists."""
     grp = groups(config)
     K, M = config.K, config.M
     d = K * (K + 1) // 2 + K * M
@@ -378,7 +489,7 @@ def escape_rate(config: Config, q, r, t, *, eta2: bool = True, method: str = "au
                      1e-8 * d**3 + 2e-4 * d, budget)
         one = Groups(lam=np.ones(1), frac=np.ones(1), trainable=np.ones(1, bool), start=np.zeros(1, int),
                      stop=np.ones(1, int), level=np.zeros(1, int))
-        _, _, A, B = _blocks(config, one, *prop, eta2=False)
+        _, _, A, B = _blocks(config, one, *prop, eta2=False, h=h)
         w, V = np.linalg.eig(A + B[0])
         i = int(np.argmax(w.real))
         u = V[:, i]
@@ -392,7 +503,7 @@ def escape_rate(config: Config, q, r, t, *, eta2: bool = True, method: str = "au
     check_budget(f"the plateau linearisation with {grp.size} groups, K={K}, M={M}",
                  8.0 * (3 * grp.size * d * d + (K + M) ** 4) + 64e6,
                  1e-8 * grp.size * d**3 + 1e-8 * K**2 * (K + M) ** 2 * d, budget)
-    s, lam, A, B = jacobian_blocks(config, q, r, t, eta2=eta2)
+    s, lam, A, B = jacobian_blocks(config, q, r, t, eta2=eta2, h=h)
     a_max = float(np.max(np.linalg.eigvals(A).real))
     pole = max(0.0, float(np.max(s)) * a_max) if a_max > 0 else 0.0
     scale = float(np.max(s)) * (np.abs(A).max() + np.abs(B).max() * float(lam.sum()))
@@ -406,10 +517,13 @@ def escape_rate(config: Config, q, r, t, *, eta2: bool = True, method: str = "au
     return float(optimize.brentq(lambda x: mu(x) - 1.0, lo, hi, xtol=1e-15, rtol=1e-12))
 
 
-def predicted_escape(a_u: float, R_p: float, sigma: float, c_exit: float = 0.0) -> float:
+def predicted_escape(a_u: float, R_p: float, sigma: float | None, c_exit: float = 0.0) -> float | None:
     """Eq. {eq}`eq-plateau-length`: alpha_esc = [ln(R_p / a_u) + c_exit] / sigma: the unstable
     asymmetry a_u e^{sigma alpha} reaches the size R_p of the plateau overlaps, after which the
-    nonlinear exit to eps_g = eps_p / 2 takes a further c_exit / sigma."""
+    nonlinear exit to eps_g = eps_p / 2 takes a further c_exit / sigma.  None when there is no
+    escape rate (``sigma`` None: ``Plateau.escape_rate_reason``)."""
+    if sigma is None:
+        return None
     a_u = check_float("a_u", a_u, lo=0.0, lo_open=True)
     R_p = check_float("R_p", R_p, lo=0.0, lo_open=True)
     sigma = check_float("sigma (escape rate)", sigma, lo=0.0, lo_open=True)
