@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from twolayer import Config, simulate, solve_ode
-from twolayer.analysis import escape_time, fit_exponential_rate, fit_slope, measure_plateau
+from twolayer.analysis import first_below, fit_exponential_rate, fit_slope, measure_plateau
 from twolayer.theory import asymptotic as asy
 from twolayer.theory import spectral
 
@@ -36,7 +36,7 @@ def escapes():
         for seed in (0, 1):
             pl, grid = out[(L, seed)]
             sgd = simulate(cfg, grid, seeds=seed)
-            out[(L, seed)] = (pl, escape_time(grid, sgd.eps_g[0], pl.eps_p))
+            out[(L, seed)] = (pl, first_below(grid, sgd.eps_g[0], 0.5 * pl.eps_p))  # the ODE's level
     return out
 
 

@@ -150,3 +150,20 @@ def test_executing_a_chapter_as_the_book_does_writes_no_tracked_file(monkeypatch
     after = _tracked_files()
     changed = sorted(k for k in before if after.get(k) != before[k])
     assert not changed, f"tracked files written by a chapter run: {changed}"
+
+
+# --- a rate that does not exist is not printed -------------------------------------------------
+def test_cli_plateau_prints_no_relu_escape_rate(capsys):
+    import json
+
+    code = cli.main(["plateau", "--activation", "relu", "--K", "2", "--M", "2", "--L", "16", "--json"])
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    res = json.loads(out)
+    assert res["escape_rate"] is None and res["escape_rate_reason"]
+    code = cli.main(["plateau", "--activation", "relu", "--K", "2", "--M", "2", "--L", "16"])
+    out, _ = capsys.readouterr()
+    assert code == 0 and "escape_rate = none: " in out
+    code = cli.main(["plateau", "--K", "2", "--M", "2", "--L", "16", "--json"])
+    res = json.loads(capsys.readouterr()[0])
+    assert code == 0 and res["escape_rate"] > 0 and res["escape_rate_reason"] is None

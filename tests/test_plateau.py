@@ -4,7 +4,9 @@ import numpy as np
 import pytest
 
 from twolayer import Config, solve_ode
-from twolayer.analysis import escape_time
+from twolayer.analysis import escape_time, first_below, measure_plateau
+from twolayer.gaussian import activation_of
+from twolayer.problem.config import UserActivation
 from twolayer.problem.spectrum import eigenvalues
 from twolayer.theory import plateau as P
 from twolayer.theory.ode import initial_overlaps
@@ -73,15 +75,90 @@ def test_escape_rate_matches_growth_of_perturbation():
 
 
 def test_escape_time_and_bad_input():
-    a = np.geomspace(1, 100, 50)
-    e = np.where(a < 30, 1.0, 0.1)
-    assert 25 < escape_time(a, e, 1.0) <= 31
-    assert np.isnan(escape_time(a, np.ones_like(a), 1.0))
-    with pytest.raises(ValueError, match="fraction"):
-        escape_time(a, e, 1.0, fraction=1.5)
+    a = np.geomspace(0.1, 100, 200)
+    e = np.where(a < 30, 0.5 + 0.5 * np.exp(-a), 0.05 * (30 / a) ** 2)  # a plateau at 0.5, left at 30
+    pl = measure_plateau(a, e)
+    assert pl.eps_p == pytest.approx(0.5, rel=1e-6) and 25 < pl.alpha_esc <= 31
+    assert escape_time(a, e) == pl.alpha_esc
+    assert np.array_equal(escape_time(a, np.stack([e, e])), [pl.alpha_esc] * 2)
+    flat_start = np.where(a < 30, 1.0, 0.05 * (30 / a) ** 2)  # flat from the start: not a plateau
+    assert measure_plateau(a, flat_start).alpha_p > 30   # the flat start is not taken for a plateau
+    assert 25 < first_below(a, flat_start, 0.5) <= 31
+    assert np.isnan(first_below(a, np.ones_like(a), 0.5))
+    with pytest.raises(ValueError, match="level"):
+        first_below(a, e, -1.0)
+    with pytest.raises(TypeError):   # a plateau height is never passed in: the curve's own is used
+        escape_time(a, e, 0.5)
     with pytest.raises(ValueError, match="activation"):
         P.plateau(Config(N=4, L=1, K=2, M=2, activation="linear"))
     with pytest.raises(ValueError, match="t must be finite with shape"):
         P.plateau(Config(N=4, L=2, K=2, M=2), t=np.zeros((1, 2, 2)))
     with pytest.raises(ValueError, match="no symmetric plateau"):
         P.plateau(Config(N=4, L=1, K=5, M=1))
+
+
+# ------------------------------------------------------------------------------------------------
+# the escape rate exists only where the block ODE is differentiable (ReLU with eta^2: it is not)
+# ------------------------------------------------------------------------------------------------
+STEPS = (1e-4, 1e-6, 1e-8)  # finite-difference steps of the Jacobian
+STEP_RTOL = 1e-6  # every returned rate is the same at all of them (measured: <= 1.1e-7, tanh)
+
+
+@pytest.mark.parametrize("activation,K", [("erf", 2), ("erf", 4), ("tanh", 2), ("tanh", 4), ("relu", 2),
+                                          ("relu", 4)])
+def test_every_returned_escape_rate_is_independent_of_the_step(activation, K):
+    """A rate the library returns is a property of the ODE, not of the step h of its
+    finite-difference Jacobian: at h = 1e-4, 1e-6, 1e-8 it is the same to STEP_RTOL (measured
+    maximal relative spread: erf 2.8e-8 (eta2) / 9.8e-8, tanh 3.9e-8 / 1.1e-7, relu without eta2
+    1.2e-8).  Where the rate does not exist (ReLU with the eta^2 term: it grew like h^-1/2, 5.5,
+    50, 474 at K = M = 4, L = 16) it is None at every h."""
+    for eta2 in (True, False):
+        for L in (1, 4, 16):
+            cfg = Config(N=64, L=L, K=K, M=K, beta=1.0, eta=0.1, activation=activation)
+            p = P.plateau(cfg, eta2=eta2, rate=False)
+            rates = [P.escape_rate(cfg, p.q, p.r, p.t, eta2=eta2, h=h) for h in STEPS]
+            if activation == "relu" and eta2:
+                assert rates == [None, None, None]
+                continue
+            assert all(isinstance(x, float) and x > 0 for x in rates), rates
+            assert max(rates) - min(rates) <= STEP_RTOL * rates[1], (activation, eta2, K, L, rates)
+
+
+def test_relu_plateau_with_eta2_has_no_escape_rate_and_says_why():
+    cfg = Config(N=64, L=16, K=4, M=4, beta=1.0, eta=0.1, activation="relu")  # chapter 06's setting
+    p = P.plateau(cfg)
+    assert p.escape_rate is None
+    assert "no linearisation" in p.escape_rate_reason and "kink" in p.escape_rate_reason
+    assert p.eps_p > 0 and P.residual(p) < 1e-10  # the fixed point itself exists
+    assert P.rate_defect(cfg, p.q, p.r, p.t) == p.escape_rate_reason
+    assert P.escape_rate(cfg, p.q, p.r, p.t) is None and P.spectrum(cfg, p.q, p.r, p.t) is None
+    assert P.predicted_escape(1e-3, 0.5, p.escape_rate) is None
+    # the finite-difference "rate" it used to print depends on the step: no derivative there
+    raw = [P._rate(cfg, p.q, p.r, p.t, True, "auto", None, h) for h in STEPS]
+    assert raw[1] > 3 * raw[0] and raw[2] > 3 * raw[1]  # measured 5.0, 32, 298 (ratios 6.4, 9.3)
+    # without the eta^2 term the square-root terms cancel and the rate exists
+    p1 = P.plateau(cfg, eta2=False)
+    assert p1.escape_rate_reason is None and p1.escape_rate == pytest.approx(1.8285, rel=1e-4)  # 1.82850
+    # a smooth activation: a rate and no reason; rate=False: nan, "not computed"
+    pe = P.plateau(cfg.replace(activation="erf"))
+    assert pe.escape_rate > 0 and pe.escape_rate_reason is None
+    pn = P.plateau(cfg.replace(activation="erf"), rate=False)
+    assert np.isnan(pn.escape_rate) and "not computed" in pn.escape_rate_reason
+
+
+def test_unknown_smoothness_is_decided_by_the_step_check(monkeypatch):
+    """An activation whose smoothness is not known (a user activation: ``smooth`` None) gets a
+    rate only if the rates at steps 100 h and h agree: ReLU treated so is caught with the eta^2
+    term (0.34 against 1.8 at K = M = 2, L = 4) and gets the same rate as with the a-priori
+    criterion without it."""
+    cfg = Config(N=16, L=4, K=2, M=2, beta=1.0, eta=0.1, activation="relu")
+    known = P.plateau(cfg, eta2=False).escape_rate
+    relu = activation_of("relu")
+    monkeypatch.setattr(relu, "smooth", None)
+    p = P.plateau(cfg)
+    assert p.escape_rate is None and "depends on the finite-difference step" in p.escape_rate_reason
+    assert P.plateau(cfg, eta2=False).escape_rate == known
+    # a smooth user activation passes the check
+    soft = UserActivation("softplus", lambda x: np.logaddexp(0.0, x), lambda x: 1.0 / (1.0 + np.exp(-x)))
+    ps = P.plateau(cfg.replace(activation=soft), eta2=False)
+    assert ps.escape_rate > 0 and ps.escape_rate_reason is None

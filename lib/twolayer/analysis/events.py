@@ -2,9 +2,10 @@
 asymmetry that ends them.
 
 Chapter "The symmetric plateau" (``chapters/03_plateau.md``) and chapter "The asymptotic phase":
-the book's one escape criterion (``escape_time``: the first alpha with eps_g below half the
-plateau value), the plateau measured on a curve (``measure_plateau``), and the fit of the
-unstable amplitude a_u of Eq. {eq}`eq-plateau-length` (``unstable_amplitude``).
+the book's one escape-time definition (``measure_plateau`` / ``escape_time``: the first alpha
+after the curve's flattest point at which eps_g falls below half its value there), a plain
+crossing (``first_below``), and the fit of the unstable amplitude a_u of
+Eq. {eq}`eq-plateau-length` (``unstable_amplitude``).
 """
 
 from __future__ import annotations
@@ -16,16 +17,16 @@ import numpy as np
 from ..problem.checks import check_float
 from .curves import local_slope
 
-__all__ = ["CurvePlateau", "asymmetry", "escape_time", "measure_plateau", "plateau_entry", "unstable_amplitude"]
+__all__ = ["CurvePlateau", "asymmetry", "escape_time", "first_below", "measure_plateau", "plateau_entry",
+           "unstable_amplitude"]
 
 
-def escape_time(alpha, eps, eps_p: float, fraction: float = 0.5, after: float = 0.0) -> float:
-    """First alpha > ``after`` at which eps falls below ``fraction * eps_p`` (interpolated linearly
-    in ln alpha and ln eps between grid points); nan if it never does within the grid."""
-    fraction = check_float("fraction", fraction, lo=0.0, hi=1.0, lo_open=True, hi_open=True)
-    eps_p = check_float("eps_p", eps_p, lo=0.0, lo_open=True)
+def first_below(alpha, eps, level: float, after: float = 0.0) -> float:
+    """First alpha > ``after`` at which eps falls below ``level`` (interpolated linearly in
+    ln alpha and ln eps between grid points); nan if it never does within the grid.  A plain
+    crossing: the book's escape time is ``escape_time``."""
+    level = check_float("level", level, lo=0.0, lo_open=True)
     alpha, eps = np.asarray(alpha, dtype=np.float64), np.asarray(eps, dtype=np.float64)
-    level = fraction * eps_p
     below = np.nonzero((eps < level) & (alpha > after))[0]
     if len(below) == 0:
         return float("nan")
@@ -46,9 +47,9 @@ def plateau_entry(alpha, eps, eps_p: float, tol: float = 0.1) -> float:
 
 @dataclass(frozen=True)
 class CurvePlateau:
-    """The plateau of a learning curve as measured on it: its flattest point (alpha_p, eps_p,
-    local slope there) and the escape time (first alpha after alpha_p with eps < eps_p / 2; nan
-    when not reached on the grid).  Compare ``twolayer.theory.plateau.Plateau``, the fixed point."""
+    """The plateau of a learning curve as measured on it (``measure_plateau``): its flattest
+    point (alpha_p, eps_p, local slope there) and the escape time alpha_esc (nan when not
+    reached on the grid).  Compare ``twolayer.theory.plateau.Plateau``, the fixed point."""
 
     alpha_p: float
     eps_p: float
@@ -56,18 +57,59 @@ class CurvePlateau:
     alpha_esc: float
 
 
-def measure_plateau(alpha, eps, alpha_min: float = 1.0, eps_min: float = 1e-3) -> CurvePlateau:
-    """The flattest point (smallest |d ln eps / d ln alpha|) among the points with
-    alpha >= ``alpha_min`` that come before the curve first falls below ``eps_min``, and the escape
-    time after it."""
+#: The plateau is looked for once the curve has fallen below this fraction of its first value
+#: (so that the flat start of a slow run, before the student has moved, is not taken for it).
+START_DROP = 0.9
+
+
+def measure_plateau(alpha, eps, *, alpha_min: float = 1.0, eps_min: float = 1e-3) -> CurvePlateau:
+    """The plateau and the escape of one curve: the book's one definition (contributor notes,
+    "Measured quantities"; chapter "The symmetric plateau").
+
+    The candidates are the grid points with alpha >= ``alpha_min``, after the curve first fell
+    below ``START_DROP`` times its first value and before it first falls below ``eps_min``.  The
+    plateau is the flattest candidate (smallest |d ln eps / d ln alpha|, centred differences);
+    eps_p is the curve's value there, and the escape time the
+    first alpha after it with eps < eps_p / 2 (interpolated in ln alpha, ln eps; nan when the
+    curve does not fall that far on the grid).  A curve whose flattest candidate is the first
+    one steepens from the window's start on: it has no plateau, and no escape time (nan).
+
+    Parameters
+    ----------
+    alpha, eps : the grid (P,) and one curve (P,)
+    alpha_min, eps_min : the window of candidates; ``eps_min`` must lie above any late floor of
+        the curve (label noise, untrained directions)
+
+    Returns
+    -------
+    CurvePlateau; raises ValueError when no grid point lies in the window."""
     alpha, eps = np.asarray(alpha, dtype=np.float64), np.asarray(eps, dtype=np.float64)
-    s = local_slope(alpha, np.maximum(eps, 1e-300))
-    m = (alpha >= alpha_min) & (np.minimum.accumulate(eps) > eps_min)
-    if not m.any():
+    slope = local_slope(alpha, np.maximum(eps, 1e-300))
+    s = np.where(np.isfinite(slope), np.abs(slope), np.inf)
+    started = np.maximum.accumulate(eps < START_DROP * eps[0])
+    cand = np.flatnonzero((alpha >= alpha_min) & started & (np.minimum.accumulate(eps) > eps_min))
+    if not cand.size:
         raise ValueError("no point with alpha >= alpha_min before eps falls below eps_min")
-    i = np.flatnonzero(m)[np.argmin(np.abs(s[m]))]
-    return CurvePlateau(float(alpha[i]), float(eps[i]), float(s[i]),
-                        escape_time(alpha, eps, float(eps[i]), after=float(alpha[i])))
+    i = cand[np.argmin(s[cand])]
+    if i == cand[0] and cand.size > 1:  # flattest where the window opens: steepening, no plateau
+        return CurvePlateau(float(alpha[i]), float(eps[i]), float(slope[i]), float("nan"))
+    return CurvePlateau(float(alpha[i]), float(eps[i]), float(slope[i]),
+                        first_below(alpha, eps, 0.5 * float(eps[i]), after=float(alpha[i])))
+
+
+def escape_time(alpha, eps, *, alpha_min: float = 1.0, eps_min: float = 1e-3):
+    """The escape time of ``measure_plateau`` (the book's one definition) for one curve (P,), a
+    float, or for each row of (S, P), an array; nan where the curve has no plateau window or
+    does not fall below half its plateau height on the grid."""
+    eps = np.asarray(eps, dtype=np.float64)
+
+    def one(e):
+        try:
+            return measure_plateau(alpha, e, alpha_min=alpha_min, eps_min=eps_min).alpha_esc
+        except ValueError:
+            return float("nan")
+
+    return one(eps) if eps.ndim == 1 else np.array([one(e) for e in eps])
 
 
 def asymmetry(R) -> np.ndarray:
