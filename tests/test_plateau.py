@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from twolayer import Config, solve_ode
-from twolayer.analysis import escape_time, first_below, measure_plateau
+from twolayer.analysis import escape_time, first_below, measure_plateau, paired_escape_times
 from twolayer.gaussian import activation_of
 from twolayer.problem.config import UserActivation
 from twolayer.problem.spectrum import eigenvalues
@@ -162,3 +162,13 @@ def test_unknown_smoothness_is_decided_by_the_step_check(monkeypatch):
     soft = UserActivation("softplus", lambda x: np.logaddexp(0.0, x), lambda x: 1.0 / (1.0 + np.exp(-x)))
     ps = P.plateau(cfg.replace(activation=soft), eta2=False)
     assert ps.escape_rate > 0 and ps.escape_rate_reason is None
+
+
+def test_paired_escape_times_read_the_simulation_at_the_references_level():
+    a = np.geomspace(0.1, 100, 200)
+    ref = np.where(a < 30, 0.5 + 0.5 * np.exp(-a), 0.05 * (30 / a) ** 2)
+    rng = np.random.default_rng(0)
+    noisy = ref * np.exp(0.2 * rng.standard_normal((3, a.size)))   # a rough simulation, 3 seeds
+    sim, r = paired_escape_times(a, noisy, np.stack([ref] * 3))
+    assert np.all(r == measure_plateau(a, ref).alpha_esc)
+    assert np.all((sim > 20) & (sim < 35)), sim      # near the reference's escape at 30, not at a noise dip

@@ -17,8 +17,8 @@ import numpy as np
 from ..problem.checks import check_float
 from .curves import local_slope
 
-__all__ = ["CurvePlateau", "asymmetry", "escape_time", "first_below", "measure_plateau", "plateau_entry",
-           "unstable_amplitude"]
+__all__ = ["CurvePlateau", "asymmetry", "escape_time", "first_below", "measure_plateau", "paired_escape_times",
+           "plateau_entry", "unstable_amplitude"]
 
 
 def first_below(alpha, eps, level: float, after: float = 0.0) -> float:
@@ -48,13 +48,14 @@ def plateau_entry(alpha, eps, eps_p: float, tol: float = 0.1) -> float:
 @dataclass(frozen=True)
 class CurvePlateau:
     """The plateau of a learning curve as measured on it (``measure_plateau``): its flattest
-    point (alpha_p, eps_p, local slope there) and the escape time alpha_esc (nan when not
-    reached on the grid).  Compare ``twolayer.theory.plateau.Plateau``, the fixed point."""
+    point (alpha_p, eps_p, local slope there), the escape time alpha_esc (nan when not
+    reached on the grid) and ``at_start``: the flattest point is where the search opens.  Compare ``twolayer.theory.plateau.Plateau``, the fixed point."""
 
     alpha_p: float
     eps_p: float
     slope_p: float
     alpha_esc: float
+    at_start: bool = False
 
 
 #: The plateau is looked for once the curve has fallen below this fraction of its first value
@@ -71,8 +72,8 @@ def measure_plateau(alpha, eps, *, alpha_min: float = 1.0, eps_min: float = 1e-3
     plateau is the flattest candidate (smallest |d ln eps / d ln alpha|, centred differences);
     eps_p is the curve's value there, and the escape time the
     first alpha after it with eps < eps_p / 2 (interpolated in ln alpha, ln eps; nan when the
-    curve does not fall that far on the grid).  A curve whose flattest candidate is the first
-    one steepens from the window's start on: it has no plateau, and no escape time (nan).
+    curve does not fall that far on the grid).  ``at_start`` flags a curve whose flattest
+    candidate is the first one: it steepens from the window's start on, a shoulder at best.
 
     Parameters
     ----------
@@ -91,10 +92,9 @@ def measure_plateau(alpha, eps, *, alpha_min: float = 1.0, eps_min: float = 1e-3
     if not cand.size:
         raise ValueError("no point with alpha >= alpha_min before eps falls below eps_min")
     i = cand[np.argmin(s[cand])]
-    if i == cand[0] and cand.size > 1:  # flattest where the window opens: steepening, no plateau
-        return CurvePlateau(float(alpha[i]), float(eps[i]), float(slope[i]), float("nan"))
     return CurvePlateau(float(alpha[i]), float(eps[i]), float(slope[i]),
-                        first_below(alpha, eps, 0.5 * float(eps[i]), after=float(alpha[i])))
+                        first_below(alpha, eps, 0.5 * float(eps[i]), after=float(alpha[i])),
+                        at_start=bool(i == cand[0] and cand.size > 1))
 
 
 def escape_time(alpha, eps, *, alpha_min: float = 1.0, eps_min: float = 1e-3):
@@ -110,6 +110,36 @@ def escape_time(alpha, eps, *, alpha_min: float = 1.0, eps_min: float = 1e-3):
             return float("nan")
 
     return one(eps) if eps.ndim == 1 else np.array([one(e) for e in eps])
+
+
+def paired_escape_times(alpha, eps_sim, eps_ref, alpha_ref=None, *, alpha_min: float = 1.0,
+                        eps_min: float = 1e-3) -> tuple[np.ndarray, np.ndarray]:
+    """Escape times of simulations and of their noiseless references (the ODE from the same
+    weights), seed by seed: the plateau is measured on the reference (``measure_plateau``), and
+    the simulation escapes when it falls below half that height after the reference's flattest
+    point (a single SGD curve is too rough to find its own flattest point).
+
+    Parameters
+    ----------
+    alpha, eps_sim : the simulations' grid (P,) and curves (S, P) or (P,)
+    eps_ref, alpha_ref : the references' curves (S, P') or (P',) and grid (default ``alpha``)
+
+    Returns
+    -------
+    (simulation, reference) escape times, each (S,); nan where not reached on the grid."""
+    alpha_ref = alpha if alpha_ref is None else alpha_ref
+    sim, ref = np.atleast_2d(eps_sim), np.atleast_2d(eps_ref)
+    out_s, out_r = [], []
+    for e_s, e_r in zip(sim, ref):
+        try:
+            pl = measure_plateau(alpha_ref, e_r, alpha_min=alpha_min, eps_min=eps_min)
+        except ValueError:
+            out_s.append(float("nan"))
+            out_r.append(float("nan"))
+            continue
+        out_r.append(pl.alpha_esc)
+        out_s.append(first_below(alpha, e_s, 0.5 * pl.eps_p, after=pl.alpha_p))
+    return np.array(out_s), np.array(out_r)
 
 
 def asymmetry(R) -> np.ndarray:

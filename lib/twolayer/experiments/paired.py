@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..analysis.curves import log_deviation
-from ..analysis.events import escape_time
+from ..analysis.events import paired_escape_times
 from ..engines.sgd import simulate
 from ..problem.checks import check_seeds
 from ..problem.config import Config
@@ -39,10 +39,9 @@ class Paired:
         return float(log_deviation(self.sgd.mean(), self.ode.mean(), self.sgd.alpha, window, floor, reduce))
 
     def escape_times(self) -> tuple[np.ndarray, np.ndarray]:
-        """Per seed, the escape time of each curve (``escape_time``, the book's one definition;
-        nan when not on the grid): (sgd, ode)."""
-        return (np.atleast_1d(escape_time(self.sgd.alpha, self.sgd.eps_g)),
-                np.atleast_1d(escape_time(self.ode.alpha, self.ode.eps_g)))
+        """Per seed, the escape times (``paired_escape_times``: the plateau measured on the ODE
+        curve, SGD read at the same level; nan when not on the grid): (sgd, ode)."""
+        return paired_escape_times(self.sgd.alpha, self.sgd.eps_g, self.ode.eps_g, self.ode.alpha)
 
 
 def paired(config: Config, alpha, *, seeds=(0,), rtol: float = 1e-5, eta2: bool = True, workers=None,
