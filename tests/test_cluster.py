@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -22,6 +21,7 @@ import pytest
 pytest.importorskip("dask.distributed")
 psutil = pytest.importorskip("psutil")
 
+from clustertools import DASK_ENV, free_port, wait_for  # noqa: E402
 from twolayer import Config, cli, make_grid, sweep  # noqa: E402
 
 #: Tasks of ~0.1 s (SGD, N = 256 up to alpha = 600): a sweep of 16 lasts long enough to be hit.
@@ -29,23 +29,10 @@ BASE = Config(N=256, L=4, sigma_J=0.1)
 KW = dict(seeds=range(4), alpha_max=600.0, points=6)
 CLI_ARGS = ["sweep", "--method", "sgd", "--N", "256", "--L", "4", "--sigma-J", "0.1", "--K", "1,2",
             "--eta", "0.05,0.1", "--seeds", "4", "--alpha-max", "600", "--points", "6", "--no-progress"]
-ENV = dict(os.environ, OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1", MKL_NUM_THREADS="1", PYTHONUNBUFFERED="1")
-ENV.pop("CI", None)
 
 
 def _grid():
     return make_grid(BASE, K=[1, 2], eta=[0.05, 0.1])  # 4 configurations x 4 seeds = 16 tasks
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _dask(*args):
-    exe = os.path.join(os.path.dirname(sys.executable), "dask")
-    return [exe, *args] if os.path.exists(exe) else [sys.executable, "-m", "distributed.cli.dask_" + args[0], *args[1:]]
 
 
 def _finished(store) -> set:
@@ -54,60 +41,6 @@ def _finished(store) -> set:
     return {p.name for p in d.iterdir() if p.suffix == ".npz" and not p.name.startswith(".")} if d.is_dir() else set()
 
 
-def _wait_for(predicate, timeout: float, what: str):
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
-        time.sleep(0.01)
-
-
-@pytest.fixture
-def cluster(tmp_path):
-    """(address, worker processes): ``dask scheduler`` and two ``dask worker --nworkers 1
-    --nthreads 1``, each in its own session."""
-    procs, logs = [], []
-    port = _free_port()
-    address = f"tcp://127.0.0.1:{port}"
-
-    def start(name, *args):
-        log = open(tmp_path / f"{name}.log", "w")
-        logs.append(log)
-        procs.append(subprocess.Popen(_dask(*args), stdout=log, stderr=subprocess.STDOUT, env=ENV, cwd=tmp_path,
-                                      start_new_session=True))
-        return procs[-1]
-
-    try:
-        start("scheduler", "scheduler", "--host", "127.0.0.1", "--port", str(port), "--no-dashboard",
-              "--idle-timeout", "300")
-        workers = [start(f"worker{i}", "worker", address, "--host", "127.0.0.1", "--nworkers", "1", "--nthreads", "1",
-                         "--no-dashboard", "--death-timeout", "60", "--local-directory", str(tmp_path / f"w{i}"),
-                         "--name", f"hand-{i}") for i in range(2)]
-        from dask.distributed import Client
-
-        def listening():
-            if procs[0].poll() is not None:
-                raise RuntimeError("dask scheduler exited: " + (tmp_path / "scheduler.log").read_text())
-            try:
-                with socket.create_connection(("127.0.0.1", port), timeout=1):
-                    return True
-            except OSError:
-                return False
-
-        _wait_for(listening, 60, "the scheduler's port")
-        with Client(address, timeout="30s") as c:
-            c.wait_for_workers(2, timeout=90)
-        yield address, workers
-    finally:
-        for p in procs:  # only the sessions started here: nanny and worker process alike
-            try:
-                os.killpg(p.pid, signal.SIGKILL)
-            except (ProcessLookupError, PermissionError):
-                pass
-        for p in procs:
-            p.wait(timeout=10)
-        for log in logs:
-            log.close()
 
 
 # --------------------------------------------------------------------------------------------
@@ -121,13 +54,13 @@ def local_table(tmp_path_factory):
 
 
 @pytest.mark.parametrize("victim", ["worker", "worker-process"])
-def test_worker_killed_mid_sweep_still_gives_the_local_bits(victim, cluster, local_table, tmp_path):
+def test_worker_killed_mid_sweep_still_gives_the_local_bits(victim, dask_cluster, local_table, tmp_path):
     """kill -9 of one worker once the first task is stored: of the whole ``dask worker`` (nanny and
     worker process: the worker is lost) or of its worker process alone (its nanny starts another).
     The sweep finishes with the bits of the serial run."""
     from dask.distributed import Client
 
-    address, workers = cluster
+    address, workers = dask_cluster
     store = tmp_path / "hand"
     out = {}
 
@@ -139,7 +72,7 @@ def test_worker_killed_mid_sweep_still_gives_the_local_bits(victim, cluster, loc
 
     th = threading.Thread(target=run, daemon=True)
     th.start()
-    _wait_for(lambda: _finished(store) or not th.is_alive(), 120, "the first finished task")
+    wait_for(lambda: _finished(store) or not th.is_alive(), 120, "the first finished task")
     n_at_kill = len(_finished(store))
     if victim == "worker":
         os.killpg(workers[0].pid, signal.SIGKILL)
@@ -157,7 +90,7 @@ def test_worker_killed_mid_sweep_still_gives_the_local_bits(victim, cluster, loc
     assert res.table_path.read_bytes() == local_table
     if victim == "worker":  # the killed worker is gone for good
         with Client(address, timeout="30s") as c:
-            _wait_for(lambda: sorted(w["name"] for w in c.scheduler_info()["workers"].values()) == ["hand-1"], 30,
+            wait_for(lambda: sorted(w["name"] for w in c.scheduler_info()["workers"].values()) == ["hand-1"], 30,
                       "the scheduler to drop the killed worker")
 
 
@@ -168,7 +101,7 @@ def test_unreachable_scheduler_is_a_one_line_value_error(tmp_path, monkeypatch):
     import twolayer.sweeps as sw
 
     monkeypatch.setattr(sw, "CONNECT_TIMEOUT", 2.0, raising=False)  # the CLI test below: the default
-    address = f"tcp://127.0.0.1:{_free_port()}"  # closed: nothing listens
+    address = f"tcp://127.0.0.1:{free_port()}"  # closed: nothing listens
     t0 = time.monotonic()
     with pytest.raises(ValueError) as exc:
         sweep(BASE, method="sgd", store=tmp_path / "s", scheduler=address, alpha_max=1.0, points=3)
@@ -181,10 +114,10 @@ def test_unreachable_scheduler_is_a_one_line_value_error(tmp_path, monkeypatch):
 
 
 def test_cli_unreachable_scheduler_exits_with_one_line_within_30_s(tmp_path):
-    address = f"tcp://127.0.0.1:{_free_port()}"
+    address = f"tcp://127.0.0.1:{free_port()}"
     args = [sys.executable, "-m", "twolayer", "sweep", "--N", "32", "--L", "4", "--alpha-max", "1", "--points", "3",
             "--store", str(tmp_path / "s"), "--scheduler", address, "--no-progress"]
-    p = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=ENV, text=True,
+    p = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=DASK_ENV, text=True,
                          start_new_session=True)
     try:
         out, err = p.communicate(timeout=30)
@@ -238,13 +171,13 @@ def test_sigint_stops_the_sweep_within_5_s_and_keeps_finished_tasks(where, targe
     if where == "local":
         args += ["--workers", "2"]
     else:
-        address = request.getfixturevalue("cluster")[0]
+        address = request.getfixturevalue("dask_cluster")[0]
         args += ["--scheduler", address]
     p = subprocess.Popen([sys.executable, "-m", "twolayer", *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                         env=ENV, text=True, start_new_session=True)  # its own process group, as a terminal's job
+                         env=DASK_ENV, text=True, start_new_session=True)  # its own process group, as a terminal's job
     children = []
     try:
-        _wait_for(lambda: _finished(store) or p.poll() is not None, 120, "the first finished task")
+        wait_for(lambda: _finished(store) or p.poll() is not None, 120, "the first finished task")
         assert p.poll() is None, p.communicate()
         before = _finished(store)
         children = psutil.Process(p.pid).children(recursive=True)

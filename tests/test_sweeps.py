@@ -10,10 +10,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import signal
-import socket
-import subprocess
-import sys
 import time
 import warnings
 
@@ -309,78 +305,14 @@ def test_cli_sweep_with_comma_separated_values(serial, client, tmp_path, capsys)
 # --------------------------------------------------------------------------------------------
 # a real scheduler and two workers started by hand
 # --------------------------------------------------------------------------------------------
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _dask_cmd(*args):
-    exe = os.path.join(os.path.dirname(sys.executable), "dask")
-    return [exe, *args] if os.path.exists(exe) else [sys.executable, "-m", "distributed.cli.dask_" + args[0], *args[1:]]
-
-
-@pytest.fixture
-def hand_cluster(tmp_path):
-    env = dict(os.environ, OPENBLAS_NUM_THREADS="1", PYTHONUNBUFFERED="1")
-    env.pop("CI", None)
-    procs = []
-    logs = []
-    try:
-        port = _free_port()
-        address = f"tcp://127.0.0.1:{port}"
-
-        def start(name, *args):
-            log = open(tmp_path / f"{name}.log", "w")
-            logs.append(log)
-            procs.append(subprocess.Popen(_dask_cmd(*args), stdout=log, stderr=subprocess.STDOUT, env=env,
-                                          cwd=tmp_path, start_new_session=True))
-
-        start("scheduler", "scheduler", "--host", "127.0.0.1", "--port", str(port), "--no-dashboard",
-              "--idle-timeout", "300")
-        for i in range(2):
-            start(f"worker{i}", "worker", address, "--host", "127.0.0.1", "--nthreads", "1", "--nanny",
-                  "--no-dashboard", "--death-timeout", "60", "--local-directory", str(tmp_path / f"w{i}"),
-                  "--name", f"hand-{i}")
-        from dask.distributed import Client
-
-        deadline = time.monotonic() + 60
-        while True:  # the scheduler's port opens after its imports
-            try:
-                with socket.create_connection(("127.0.0.1", port), timeout=1):
-                    break
-            except OSError:
-                if time.monotonic() > deadline or procs[0].poll() is not None:
-                    raise RuntimeError("dask scheduler did not start: " + (tmp_path / "scheduler.log").read_text())
-                time.sleep(0.2)
-        with Client(address, timeout="30s") as c:
-            c.wait_for_workers(2, timeout=90)
-        yield address
-    finally:
-        for p in reversed(procs):  # workers first, then the scheduler: only the processes started here
-            if p.poll() is None:
-                p.terminate()
-        for p in reversed(procs):
-            try:  # a closed worker sometimes lingers for seconds after "End worker": not waited for
-                p.wait(timeout=3)
-            except subprocess.TimeoutExpired:
-                p.kill()
-                p.wait(timeout=5)
-            try:  # a nanny's worker process, should it outlive its nanny (same new session)
-                os.killpg(p.pid, signal.SIGKILL)
-            except (ProcessLookupError, PermissionError):
-                pass
-        for log in logs:
-            log.close()
-
-
-def test_hand_started_scheduler_equals_local_run(serial, hand_cluster, tmp_path):
+def test_hand_started_scheduler_equals_local_run(serial, dask_cluster, tmp_path):
+    address = dask_cluster[0]
     from dask.distributed import Client
 
-    res = sweep(_grid(), method=("sgd", "ode"), store=tmp_path / "s", scheduler=hand_cluster, **KW)
+    res = sweep(_grid(), method=("sgd", "ode"), store=tmp_path / "s", scheduler=address, **KW)
     assert res.n_computed == 16
     assert res.table_path.read_bytes() == serial.table_path.read_bytes()
     _same_trajectories(res, serial)
-    with Client(hand_cluster, timeout="30s") as c:  # both hand-started workers served the sweep
+    with Client(address, timeout="30s") as c:  # both hand-started workers served the sweep
         workers = c.scheduler_info()["workers"]
         assert sorted(w["name"] for w in workers.values()) == ["hand-0", "hand-1"]

@@ -47,7 +47,7 @@ from .engines.sgd import simulate
 from .io import check_output_path, load_initial_overlaps, load_spectrum, write_csv
 from .problem.checks import MAX_SEEDS
 from .problem.config import Config
-from .problem.errors import DivergenceError, IntegrationError
+from .problem.errors import DivergenceError, IntegrationError, one_line
 from .problem.resources import Budget
 from .problem.trajectory import alpha_grid
 from .theory.ode import solve_ode
@@ -64,7 +64,7 @@ class _Parser(argparse.ArgumentParser):
     """argparse with one-line errors (``twolayer: error: ...``) and exit status 2."""
 
     def error(self, message):  # noqa: D401 - argparse API
-        self.exit(EXIT_USAGE, f"{PROG}: error: {_one_line(message)} (see '{self.prog} --help')\n")
+        self.exit(EXIT_USAGE, f"{PROG}: error: {one_line(message)} (see '{self.prog} --help')\n")
 
 
 class _Formatter(argparse.ArgumentDefaultsHelpFormatter):
@@ -72,10 +72,6 @@ class _Formatter(argparse.ArgumentDefaultsHelpFormatter):
         if action.default is None or isinstance(action.default, bool) or action.default is argparse.SUPPRESS:
             return action.help
         return super()._get_help_string(action)
-
-
-def _one_line(message) -> str:
-    return " ".join(str(message).split())
 
 
 def _floats(text: str) -> tuple[float, ...]:
@@ -345,11 +341,11 @@ def cmd_sweep(args) -> int:
 
 
 def _show_warning(message, category, filename, lineno, file=None, line=None):
-    print(f"{PROG}: warning: {_one_line(message)}", file=sys.stderr)
+    print(f"{PROG}: warning: {one_line(message)}", file=sys.stderr)
 
 
 def _fail(code: int, message) -> int:
-    print(f"{PROG}: error: {_one_line(message)}", file=sys.stderr)
+    print(f"{PROG}: error: {one_line(message)}", file=sys.stderr)
     return code
 
 

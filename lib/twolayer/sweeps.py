@@ -44,6 +44,7 @@ from .gaussian.averages import eps_g as eps_g_of
 from .io import atomic_write, load_spectrum, load_trajectory, trajectory_bytes, trajectory_from_bytes
 from .problem.checks import check_alpha, check_choice, check_float, check_int, check_seeds
 from .problem.config import Config
+from .problem.errors import one_line
 from .problem.progress import make_progress
 from .problem.resources import Budget, check_budget, ode_estimate, sgd_estimate
 from .problem.spectrum import groups
@@ -239,7 +240,7 @@ def connect(scheduler: str | None = None, workers: int | None = None):
     try:
         return Client(scheduler, timeout=f"{CONNECT_TIMEOUT:g}s")
     except ValueError as e:  # a malformed address
-        raise ValueError(f"scheduler {scheduler!r}: {_one_line(e)}") from None
+        raise ValueError(f"scheduler {scheduler!r}: {one_line(e)}") from None
     except (OSError, asyncio.TimeoutError):  # no answer (Python 3.10: asyncio's TimeoutError is no OSError)
         raise ValueError(f"scheduler {scheduler!r}: no Dask scheduler answers at this address within "
                          f"{CONNECT_TIMEOUT:g} s") from None
@@ -251,10 +252,6 @@ def dask_setup(worker) -> None:
     which then closes them (instead of a traceback from every worker)."""
     if threading.current_thread() is threading.main_thread():
         signal.signal(signal.SIGINT, signal.SIG_IGN)
-
-
-def _one_line(message) -> str:
-    return " ".join(str(message).split())
 
 
 def _client(scheduler, workers):
@@ -344,7 +341,7 @@ def sweep(grid, *, seeds=(0,), method: str = "sgd", store=None, scheduler=None, 
                 try:
                     done[t.key] = _load_task(p, t)
                 except ValueError as e:  # corrupt, changed or of an older version: computed again
-                    warnings.warn(f"sweep store: {_one_line(e)}; computing the task again", stacklevel=2)
+                    warnings.warn(f"sweep store: {one_line(e)}; computing the task again", stacklevel=2)
     missing = [t for t in tasks if t.key not in done]
     # fewer tasks than worker processes on this machine: each ODE task shares its steps among the
     # idle cores (results are the same for any number of threads)

@@ -102,14 +102,17 @@ def escape_time(alpha, eps, *, alpha_min: float = 1.0, eps_min: float = 1e-3):
     float, or for each row of (S, P), an array; nan where the curve has no plateau window or
     does not fall below half its plateau height on the grid."""
     eps = np.asarray(eps, dtype=np.float64)
+    esc = [_plateau_or_none(alpha, e, alpha_min, eps_min) for e in np.atleast_2d(eps)]
+    out = np.array([float("nan") if pl is None else pl.alpha_esc for pl in esc])
+    return float(out[0]) if eps.ndim == 1 else out
 
-    def one(e):
-        try:
-            return measure_plateau(alpha, e, alpha_min=alpha_min, eps_min=eps_min).alpha_esc
-        except ValueError:
-            return float("nan")
 
-    return one(eps) if eps.ndim == 1 else np.array([one(e) for e in eps])
+def _plateau_or_none(alpha, eps, alpha_min: float, eps_min: float) -> CurvePlateau | None:
+    """``measure_plateau``, or None for a curve with no point in the search window."""
+    try:
+        return measure_plateau(alpha, eps, alpha_min=alpha_min, eps_min=eps_min)
+    except ValueError:
+        return None
 
 
 def paired_escape_times(alpha, eps_sim, eps_ref, alpha_ref=None, *, alpha_min: float = 1.0,
@@ -131,14 +134,9 @@ def paired_escape_times(alpha, eps_sim, eps_ref, alpha_ref=None, *, alpha_min: f
     sim, ref = np.atleast_2d(eps_sim), np.atleast_2d(eps_ref)
     out_s, out_r = [], []
     for e_s, e_r in zip(sim, ref):
-        try:
-            pl = measure_plateau(alpha_ref, e_r, alpha_min=alpha_min, eps_min=eps_min)
-        except ValueError:
-            out_s.append(float("nan"))
-            out_r.append(float("nan"))
-            continue
-        out_r.append(pl.alpha_esc)
-        out_s.append(first_below(alpha, e_s, 0.5 * pl.eps_p, after=pl.alpha_p))
+        pl = _plateau_or_none(alpha_ref, e_r, alpha_min, eps_min)
+        out_r.append(float("nan") if pl is None else pl.alpha_esc)
+        out_s.append(float("nan") if pl is None else first_below(alpha, e_s, 0.5 * pl.eps_p, after=pl.alpha_p))
     return np.array(out_s), np.array(out_r)
 
 

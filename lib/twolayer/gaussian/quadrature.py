@@ -28,7 +28,7 @@ from functools import lru_cache
 
 import numpy as np
 
-__all__ = ["joint_points", "joint_qmc", "pair_expectation", "pair_moments", "sqrt_psd"]
+__all__ = ["joint_points", "joint_qmc", "pair_expectation", "pair_moments", "project_psd", "sqrt_psd"]
 
 #: Sobol' points of the joint average (2^QMC_LOG2) and the fixed scrambling seed.
 QMC_LOG2 = 14
@@ -38,12 +38,22 @@ Z_MAX = 9.0
 H_MAX = 0.3
 
 
+def _psd_eigh(C: np.ndarray):
+    """Eigen-decomposition of the symmetric part of (a batch of) matrices, eigenvalues clipped at 0."""
+    w, U = np.linalg.eigh(0.5 * (C + np.swapaxes(C, -1, -2)))
+    return np.clip(w, 0.0, None), U
+
+
 def sqrt_psd(C: np.ndarray) -> np.ndarray:
     """Symmetric square root of (a batch of) positive semi-definite matrices (..., d, d);
     negative eigenvalues from round-off are set to zero."""
-    C = 0.5 * (C + np.swapaxes(C, -1, -2))
-    w, U = np.linalg.eigh(C)
-    w = np.sqrt(np.clip(w, 0.0, None))
+    w, U = _psd_eigh(C)
+    return (U * np.sqrt(w)[..., None, :]) @ np.swapaxes(U, -1, -2)
+
+
+def project_psd(C: np.ndarray) -> np.ndarray:
+    """The nearest positive semi-definite matrix (..., d, d): negative eigenvalues set to zero."""
+    w, U = _psd_eigh(C)
     return (U * w[..., None, :]) @ np.swapaxes(U, -1, -2)
 
 

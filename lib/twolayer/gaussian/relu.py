@@ -55,6 +55,8 @@ from functools import lru_cache
 import numba as nb
 import numpy as np
 
+from .quadrature import project_psd
+
 __all__ = ["MERGE", "NODES", "REG", "four_point", "orthant4", "relu_delta_moments"]
 
 #: Gauss-Legendre nodes of the orthant integral, the relative regularisation of R, and the
@@ -163,12 +165,6 @@ def four_point(R, p, q, nodes: int = NODES) -> np.ndarray:
     return np.array([_four_point(r, int(a), int(b), f, w) for r, a, b in zip(R, p, q)])
 
 
-def _psd(C):
-    C = 0.5 * (C + C.T)
-    w, U = np.linalg.eigh(C)
-    return (U * np.clip(w, 0.0, None)) @ U.T
-
-
 def relu_delta_moments(C, K: int, w) -> np.ndarray:
     """E[g'(u_i) g'(u_j) (sum_a w_a g(u_a))^2] (K x K) for g = relu, u ~ N(0, C), C (P, P).
 
@@ -179,7 +175,7 @@ def relu_delta_moments(C, K: int, w) -> np.ndarray:
     out = np.zeros((K, K))
     if not np.all(np.isfinite(C)) or not np.all(np.isfinite(w)):
         return np.full((K, K), np.nan)
-    C = _psd(C)
+    C = project_psd(C)
     sd = np.sqrt(np.clip(np.diagonal(C), 0.0, None))
     live = sd > 1e-150 * max(1.0, float(sd.max(initial=0.0)))  # g = g' = 0 on a variable that is zero
     inv = np.where(live, 1.0 / np.where(live, sd, 1.0), 0.0)

@@ -7,7 +7,7 @@ exit status 3).
 
 from __future__ import annotations
 
-__all__ = ["BudgetError", "DivergenceError", "IntegrationError"]
+__all__ = ["BudgetError", "DivergenceError", "IntegrationError", "one_line"]
 
 
 class DivergenceError(RuntimeError):
@@ -26,3 +26,9 @@ class IntegrationError(RuntimeError):
 
 class BudgetError(ValueError):
     """A request whose estimated memory or time exceeds the allowed budget (bad input)."""
+
+
+def one_line(message) -> str:
+    """A message on one line (whitespace runs, newlines included, become one space): how errors
+    and warnings reach a terminal."""
+    return " ".join(str(message).split())

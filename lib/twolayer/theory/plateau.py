@@ -407,20 +407,11 @@ def rate_defect(config: Config, q, r, t, *, eta2: bool = True) -> str | None:
     w = float(np.linalg.eigvalsh(corr)[0]) if corr.size else 1.0
     if w > SINGULAR_TOL:
         return None
-    K = config.K
-    off = 1.0 - np.abs(C[:K] / np.outer(np.where(live[:K], d[:K], 1.0), np.where(live, d, 1.0)))
-    off[np.arange(K), np.arange(K)] = np.inf
-    off[:, ~live] = np.inf
-    off[~live[:K]] = np.inf
-    i, a = np.unravel_index(np.argmin(off), off.shape)
-    where = (f"student {i} and {'student ' + str(a) if a < K else 'teacher ' + str(a - K)} are "
-             f"(anti-)parallel (at the symmetric plateau all students are identical)"
-             if off[i, a] <= SINGULAR_TOL else
-             f"the covariance of students and teachers is singular (smallest eigenvalue of the correlation "
-             f"matrix {w:.2g})")
-    return (f"no linearisation: {where}, and {act.name} has a kink (g'' is not a function), so the O(eta^2) "
-            f"average E[delta delta^T] has square-root terms there (the O(eta) ones cancel); the Jacobian "
-            f"does not exist (a finite-difference rate grows like h^-1/2).  With eta2=False the rate exists")
+    return (f"no linearisation: the covariance of students and teachers is singular (smallest eigenvalue of "
+            f"their correlation matrix below {SINGULAR_TOL:g}; at the symmetric plateau all students are identical), and "
+            f"{act.name} has a kink (g'' is not a function), so the O(eta^2) average E[delta delta^T] has "
+            f"square-root terms there (the O(eta) ones cancel); the Jacobian does not exist (a finite-difference "
+            f"rate grows like h^-1/2).  With eta2=False the rate exists")
 
 
 def escape_rate(config: Config, q, r, t, *, eta2: bool = True, method: str = "auto",
