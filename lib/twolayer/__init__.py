@@ -37,10 +37,16 @@ __all__ = [
 ]
 
 
-def __getattr__(name):
-    # ``twolayer.sweep`` and ``make_grid`` need Dask, which is slow to import: loaded on first use
-    if name in ("sweep", "make_grid"):
-        from . import sweeps
+#: Loaded on first use (Dask and matplotlib are slow to import): ``tl.sweep``, ``tl.make_grid`` and
+#: the modules a chapter needs besides the core, ``tl.book``, ``tl.plotting``, ``tl.report``, ``tl.sweeps``.
+_LAZY_MODULES = ("book", "plotting", "report", "sweeps")
 
-        return getattr(sweeps, name)
+
+def __getattr__(name):
+    import importlib
+
+    if name in ("sweep", "make_grid"):
+        return getattr(importlib.import_module(".sweeps", __name__), name)
+    if name in _LAZY_MODULES:
+        return importlib.import_module(f".{name}", __name__)
     raise AttributeError(f"module 'twolayer' has no attribute {name!r}")

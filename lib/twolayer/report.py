@@ -3,9 +3,11 @@
 Chapter cells print and glue numbers only through these helpers, so that every number that
 reaches the reader (and the nbval references) carries the precision it means: ``sig`` rounds to
 significant digits, ``bound`` turns a round-off-level deviation into a statement "< 1e-4",
-``table`` renders rows as a DataFrame of formatted strings (an HTML table with a plain-text twin
-of at most 100 characters a line), and ``glue`` stores a rounded number for the prose
-(myst-nb's ``{glue:text}`` role).
+``frame`` renders a DataFrame of numbers (what the analysis functions return) as the book's
+table at the printed precision (an HTML table with a plain-text twin of at most 100 characters a
+line; ``table`` does the same for rows already formatted), and ``glue`` stores a rounded number
+for the prose (myst-nb's ``{glue:text}`` role).  The numbers stay in the DataFrame: a chapter
+computes with them, never with the printed text.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ except ImportError:  # pragma: no cover - outside the book
 
 from .problem.checks import check_int
 
-__all__ = ["Table", "bound", "glue", "sig", "signed", "table"]
+__all__ = ["Table", "bound", "frame", "glue", "sig", "signed", "table"]
 
 
 def sig(x: float, digits: int = 2) -> float:
@@ -71,6 +73,49 @@ def table(rows, columns, max_width: int = 100) -> Table:
     if wide > max_width:
         raise ValueError(f"the table is {wide} characters wide; at most {max_width} fit the page")
     return t
+
+
+def _cell(x, fmt) -> str:
+    if callable(fmt):
+        return str(fmt(x))
+    if isinstance(x, (bool, np.bool_)) or isinstance(x, str) or x is None:
+        return "" if x is None else str(x)
+    if isinstance(x, (int, np.integer)):
+        return str(int(x))
+    x = float(x)
+    if math.isnan(x):
+        return "-"
+    if isinstance(fmt, str):
+        return format(x, fmt)
+    return f"{sig(x, fmt):.{fmt}g}"
+
+
+def frame(df: pd.DataFrame, digits: int = 3, *, formats: dict | None = None, max_width: int = 100) -> Table:
+    """The book's table of a DataFrame of numbers, each shown at its scientific precision.
+
+    Parameters
+    ----------
+    df : the result (numbers, strings, booleans); its index is dropped unless named
+    digits : significant digits of every float column without an entry in ``formats``
+    formats : per column: an int (significant digits), a format spec (``".3f"``) or a callable
+        value -> str (e.g. ``lambda d: bound(d, 1e-4)``)
+    max_width : the plain-text form must fit this many characters a line (ValueError otherwise)
+
+    Returns
+    -------
+    Table (integers as integers, nan as "-")
+    """
+    if not isinstance(df, pd.DataFrame):
+        raise ValueError(f"df must be a pandas DataFrame, got {type(df).__name__}")
+    formats = dict(formats or {})
+    unknown = set(formats) - set(df.columns)
+    if unknown:
+        raise ValueError(f"formats names columns the frame does not have: {sorted(map(str, unknown))}")
+    if any(name is not None for name in df.index.names):
+        df = df.reset_index()
+    rows = [[_cell(x, formats.get(col, digits)) for col, x in zip(df.columns, row)]
+            for row in df.itertuples(index=False, name=None)]
+    return table(rows, [str(c) for c in df.columns], max_width=max_width)
 
 
 def glue(name: str, value, digits: int | None = 3) -> None:
