@@ -19,6 +19,7 @@ plotting -> cli.
 
 from . import analysis, data, engines, experiments, gaussian, problem, theory
 from ._version import __version__
+from .data.weights import init_weights, overlaps
 from .engines.sgd import simulate
 from .gaussian.averages import delta_delta, eps_g, readout_drift, stein_coefficients
 from .problem.config import Config, UserActivation
@@ -32,7 +33,7 @@ from .theory.ode import solve_ode
 __all__ = [
     "analysis", "data", "engines", "experiments", "gaussian", "problem", "theory",
     "Budget", "BudgetError", "Config", "DivergenceError", "IntegrationError", "Trajectory", "UserActivation",
-    "__version__", "alpha_grid", "delta_delta", "eps_g", "exact_curve", "finite_n_curve", "readout_drift",
+    "__version__", "alpha_grid", "delta_delta", "eps_g", "exact_curve", "finite_n_curve", "init_weights", "overlaps", "readout_drift",
     "simulate", "small_eta_curve", "solve_hierarchy", "solve_ode", "stein_coefficients",
 ]
 

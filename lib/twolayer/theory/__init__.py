@@ -2,6 +2,7 @@
 linear network, the plateau and the asymptotic phase.  Pure functions (no simulations).
 Imports ``twolayer.problem``, ``gaussian`` and ``data``."""
 
+from . import asymptotic, hierarchy, linear, ode, plateau, spectral
 from .ode import initial_overlaps, rhs, solve_ode
 
-__all__ = ["initial_overlaps", "rhs", "solve_ode"]
+__all__ = ["asymptotic", "hierarchy", "initial_overlaps", "linear", "ode", "plateau", "rhs", "solve_ode", "spectral"]
