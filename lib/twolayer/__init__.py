@@ -17,9 +17,9 @@ problem -> gaussian -> data -> engines | theory -> analysis -> experiments -> io
 plotting -> cli.
 """
 
-from . import analysis, data, engines, experiments, gaussian, problem, theory
+from . import analysis, data, engines, experiments, gaussian, problem, state, theory
 from ._version import __version__
-from .data.weights import init_weights, overlaps
+from .state import BlockState, Setting, initial_state, init_weights, overlaps, resolve
 from .engines.sgd import simulate
 from .gaussian.averages import delta_delta, eps_g, readout_drift, stein_coefficients
 from .problem.config import Config, UserActivation
@@ -31,10 +31,10 @@ from .theory.linear import exact_curve, finite_n_curve, small_eta_curve
 from .theory.ode import solve_ode
 
 __all__ = [
-    "analysis", "data", "engines", "experiments", "gaussian", "problem", "theory",
+    "analysis", "data", "engines", "experiments", "gaussian", "problem", "state", "theory",
     "Budget", "BudgetError", "Config", "DivergenceError", "IntegrationError", "Trajectory", "UserActivation",
-    "__version__", "alpha_grid", "delta_delta", "eps_g", "exact_curve", "finite_n_curve", "init_weights", "overlaps", "readout_drift",
-    "simulate", "small_eta_curve", "solve_hierarchy", "solve_ode", "stein_coefficients",
+    "BlockState", "Setting", "__version__", "alpha_grid", "delta_delta", "eps_g", "exact_curve", "finite_n_curve", "init_weights", "initial_state", "overlaps", "readout_drift",
+    "resolve", "simulate", "small_eta_curve", "solve_hierarchy", "solve_ode", "stein_coefficients",
 ]
 
 

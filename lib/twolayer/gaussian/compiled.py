@@ -1,5 +1,6 @@
-"""Compiled (numba) Gaussian averages of the built-in erf and linear activations, for the ODE
-integrator's inner loop.
+"""Compiled (numba) kernels of the built-in activations: pointwise g and g' of every built-in
+(for the SGD engine), and the Gaussian averages of erf and linear for the ODE integrator's inner
+loop.  Activations are known here by their ``Code`` (``twolayer.gaussian.activations``).
 
 Same formulas as ``twolayer.gaussian.activations`` / ``averages`` (chapter "Order-parameter
 dynamics", Eqs. {eq}`eq-dyn-stein`, {eq}`eq-dyn-block`), written as plain loops without fast-math
@@ -14,19 +15,50 @@ import math
 import numba as nb
 import numpy as np
 
-__all__ = ["COMPILED_CODES", "coefficients", "delta_delta"]
+from .activations import Code
 
-#: Activation codes with compiled averages: 0 = linear, 1 = erf.
-COMPILED_CODES = (0, 1)
+__all__ = ["COMPILED_CODES", "coefficients", "delta_delta", "dg_of", "g_of"]
+
+#: Activations with compiled Gaussian averages.
+COMPILED_CODES = (Code.LINEAR, Code.ERF)
 
 _2PI = 2.0 / math.pi
 _4PI2 = 4.0 / math.pi**2
+_INV_SQRT2 = 1.0 / math.sqrt(2.0)
+_SQRT_2_OVER_PI = math.sqrt(2.0 / math.pi)
+# plain ints: numba freezes them as constants of the kernels
+_LINEAR, _ERF, _RELU, _TANH = int(Code.LINEAR), int(Code.ERF), int(Code.RELU), int(Code.TANH)
+
+
+@nb.njit(inline="always")
+def g_of(h, code):
+    """g(h) of the built-in activation ``code`` (an int of ``Code``)."""
+    if code == _ERF:
+        return math.erf(h * _INV_SQRT2)
+    if code == _RELU:
+        return h if h > 0.0 else 0.0
+    if code == _TANH:
+        return math.tanh(h)
+    return h
+
+
+@nb.njit(inline="always")
+def dg_of(h, code):
+    """g'(h) of the built-in activation ``code``."""
+    if code == _ERF:
+        return _SQRT_2_OVER_PI * math.exp(-0.5 * h * h)
+    if code == _RELU:
+        return 1.0 if h > 0.0 else 0.0
+    if code == _TANH:
+        t = math.tanh(h)
+        return 1.0 - t * t
+    return 1.0
 
 
 @nb.njit(cache=True, nogil=True)
 def _pair(code, kind, caa, cbb, cab):
     """kind 0: E[g g]; 1: E[g' g']; 2: E[g'' g]."""
-    if code == 0:
+    if code == _LINEAR:
         if kind == 0:
             return cab
         if kind == 1:
@@ -114,7 +146,7 @@ def delta_delta(code, Q, R, T, v, vT, noise2, E, chunk, nchunks):
                 C[a, b] = R[b, a - K]
             else:
                 C[a, b] = T[a - K, b - K]
-    if code == 0:
+    if code == _LINEAR:
         s = 0.0
         for a in range(P):
             for b in range(P):
