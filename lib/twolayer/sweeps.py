@@ -104,7 +104,7 @@ def grid_from_strings(strings: dict, spectrum_file=None) -> list[Config]:
             raise ValueError(f"--{f.name}: no value")
         conv = []
         for x in items:
-            if f.name in ("N", "L", "K", "M", "trainable"):
+            if f.name in Config.integer_fields():
                 try:
                     conv.append(int(x))
                 except ValueError:

@@ -24,8 +24,8 @@ import numpy as np
 from ..problem.checks import check_int
 from ..problem.config import Config
 from ..problem.spectrum import coordinate_eigenvalues
-from . import rng as fastrng
 from ..state.weights import seed_stream
+from . import rng as fastrng
 
 __all__ = ["DatasetInputs", "GaussianInputs", "GivenInputs", "GaussianSource", "RowSource", "normal_keys"]
 

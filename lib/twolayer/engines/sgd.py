@@ -33,7 +33,7 @@ import numpy as np
 from ..data import rng as fastrng
 from ..data.inputs import GaussianInputs, GaussianSource, RowSource, normal_keys
 from ..gaussian.compiled import dg_of, g_of
-from ..problem.checks import check_alpha, check_bool, check_int, check_seeds
+from ..problem.checks import check_bool, check_int, check_seeds, check_steps
 from ..problem.config import Config
 from ..problem.divergence import check_curve, diverged
 from ..problem.progress import make_progress
@@ -303,16 +303,9 @@ def simulate(config: Config, alpha, *, seeds=(0,), inputs=None, weights=None, wo
         raise ValueError("device and dtype apply to backend='torch' only")
     if not isinstance(config, Config):
         raise ValueError(f"config must be a Config, got {type(config).__name__}")
-    alpha = check_alpha(alpha)
+    alpha, steps = check_steps(alpha, config.N)
     seeds = check_seeds(seeds)
     record_weights = check_bool("record_weights", record_weights)
-    steps_f = alpha * config.N
-    steps = np.round(steps_f)
-    if np.any(np.abs(steps_f - steps) > 1e-6 * np.maximum(1.0, steps_f)) or steps[0] < 1:
-        raise ValueError("alpha must be whole numbers of steps divided by N (use alpha_grid), each >= 1/N")
-    if steps[-1] > 2**53:
-        raise ValueError(f"alpha must be <= 2^53 / N = {2**53 / config.N:.3g}, got {alpha[-1]:g}")
-    steps = steps.astype(np.int64)
     cores = os.cpu_count() or 1
     workers = min(len(seeds), cores) if workers is None else check_int("workers", workers, 1, 1024)
     spec = GaussianInputs() if inputs is None else inputs

@@ -24,7 +24,7 @@ import torch
 
 from ..data.inputs import GaussianInputs, GivenInputs
 from ..gaussian.averages import eps_g as eps_g_of
-from ..problem.checks import check_alpha, check_choice, check_seeds
+from ..problem.checks import check_choice, check_seeds, check_steps
 from ..problem.config import Config
 from ..problem.divergence import check_curve, diverged
 from ..problem.progress import make_progress
@@ -67,13 +67,9 @@ def simulate_torch(config: Config, alpha, *, seeds=(0,), inputs=None, device=Non
     act = resolve(config).activation
     if act.code < 0:
         raise ValueError("the torch backend runs the built-in activations (linear, erf, relu, tanh)")
-    alpha = check_alpha(alpha)
+    alpha, steps = check_steps(alpha, config.N)
     seeds = check_seeds(seeds)
     dtype = check_choice("dtype", dtype, ("float64", "float32"))
-    steps = np.round(alpha * config.N)
-    if np.any(np.abs(alpha * config.N - steps) > 1e-6 * np.maximum(1.0, steps)) or steps[0] < 1:
-        raise ValueError("alpha must be whole numbers of steps divided by N (use alpha_grid), each >= 1/N")
-    steps = steps.astype(np.int64)
     if inputs is not None and not isinstance(inputs, (GivenInputs, GaussianInputs)):
         raise ValueError("inputs must be None, GaussianInputs() or GivenInputs(X) for the torch backend")
     given = inputs.X if isinstance(inputs, GivenInputs) else None

@@ -191,7 +191,6 @@ def _rot_r(V, x, out, g0, g1):
 def _rot_q(V, x, out, tmp, g0, g1):
     """out = V^T x V per group."""
     K = x.shape[0]
-    G = x.shape[2]
     for k in range(K):
         for b in range(K):
             for g in range(g0, g1):
@@ -309,7 +308,6 @@ def factors(s, mu, h, ea, p1a, p2a, fk, chunk, nchunks):
 def _sym_add(s, X, qn, g0, g1):
     """qn += s (X + X^T) per group."""
     K = X.shape[0]
-    G = X.shape[2]
     for a in range(K):
         for b in range(K):
             for g in range(g0, g1):

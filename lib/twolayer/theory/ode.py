@@ -14,34 +14,22 @@ readout drift F evaluated at the global overlaps Q = sum_g lambda_g q^g, R, T
 pre-activation covariance is nearly singular (sigma_J = 1e-6).
 
 Integrator (section "The integrator"): exponential Runge-Kutta ETD2RK (Cox & Matthews 2002).
-Over a step the coefficients are frozen at the start and the linear system is solved exactly in
-the eigenbasis of the symmetric G_h (``twolayer.theory._kernels``), which handles the stiffness
-of the fast groups (rates up to eta lambda_+ ~ eta L / zeta(1+beta)); the change of the
-coefficients along the step enters as a forcing linear in time.  One step of size h is compared
-with two of h/2 (Richardson); their difference estimates the local error, held below
-atol + rtol * (largest overlap of the group) for every group, and is added to the result (local
-extrapolation, third order).  The corrector needs the coefficients at the end of the step.  From
-64 trainable groups on (erf, linear) and for eta >= 0.3 it takes those of its own result
-(implicit; the state enters the coefficients only through the K^2 + K M + K global overlaps, so
-the implicit equation is solved in those, by Anderson acceleration), otherwise those of the
-predictor (explicit).  The explicit corrector is unstable once h exceeds ~1/(relaxation rate) of
-many groups: those groups follow the coefficients quasi-statically and, summed into the global
-overlaps, feed a coefficient change back with a gain above one, which caps h far below what the
-accuracy asks (N = L = 1024, K = 6, to alpha = 1e5: 5300 explicit steps, 500 implicit ones, in
-2.5x less time).  The exponential factors of a step depend only on (rates, eigenvalues of G_h,
-h), so the predictor and all corrector iterations share them.  The predictor and the corrector
-work in the eigenbasis of G_h, and the corrector's global sums are affine in the coefficient
-change, so the groups are contracted into that map once per step (``_kernels.map_reduce``) and
-the iterations cost O(K^2 (K + M)) each; the groups are corrected and rotated back once, after
-the iteration has converged (K = M = 40, L = 512, about 8 iterations per step through the
-escape: 5.4x less time than iterating on the groups, with the threads below).  The per-group work
-is compiled and runs in a fixed summation order (the implicit corrector's least squares too);
-threads (``workers``) share it by contiguous chunks of groups, and the O(eta^2) average by rows,
-without changing any sum; for the built-in erf and linear activations the coefficients are
-compiled too, so the whole trajectory is the same to the last bit on any CPU and for any number
-of threads.  Cost per step O(G K^2 (K + M)) plus O(K^2 (K + M)^2) for the O(eta^2) average; in
-the late phase the step grows in proportion to alpha, so the number of steps grows like
-log(alpha).
+Over a step the coefficients are frozen and the linear system is solved exactly in the
+eigenbasis of the symmetric G_h (``twolayer.theory._kernels``), which absorbs the stiffness of
+the fast groups; the change of the coefficients along the step enters as a forcing linear in
+time.  One step of h is compared with two of h/2 (Richardson): their difference, held below
+atol + rtol * (largest overlap of the group) in every group, is added to the result (local
+extrapolation, third order).  The corrector takes the coefficients at the end of the step either
+at the predictor (explicit) or at its own result (implicit: a fixed point in the K^2 + K M + K
+global overlaps, solved by Anderson acceleration on the groups contracted once per step,
+``_kernels.map_reduce``).  The explicit corrector is unstable once h exceeds the relaxation time
+of many groups (they feed a coefficient change back through the global overlaps with a gain
+above one), so the implicit one is the default for many groups (``IMPLICIT_GROUPS``) and large
+eta (``IMPLICIT_ETA``).  All per-group work is compiled and summed in a fixed order; threads
+(``workers``) share it by chunks of groups without changing any sum, so a trajectory is the same
+to the last bit on any CPU and for any number of threads.  Cost per step O(G K^2 (K + M)) plus
+O(K^2 (K + M)^2) for the O(eta^2) average; in the late phase the step grows in proportion to
+alpha.  Measured step counts and timings behind these choices: ``benchmarks/README.md``.
 """
 
 from __future__ import annotations
@@ -85,17 +73,14 @@ OVERLAP_CEILING = 1e7
 ITER_TOL = 1e-3
 ITER_DEPTH = 8
 ITER_MAX = 30
-#: Trainable groups from which the implicit corrector is the default (for the activations with
-#: compiled coefficients, erf and linear): with fewer, the explicit corrector's extra steps cost
-#: less than the implicit one's iterations (measured: at L = 10-16, K = 4 the explicit solve is
-#: about twice as fast; at L = 512-1024, K = 6 the implicit one 1.5-3x).  For activations with
-#: numerical averages (relu, tanh, user functions) each iteration costs a quasi-Monte Carlo average
-#: and the explicit corrector stays the default (tanh at L = 64: 6.8 s explicit, 11.7 s implicit).
+#: Trainable groups from which the implicit corrector is the default for the activations with
+#: compiled coefficients (erf, linear); with fewer groups, or numerical averages (relu, tanh, user
+#: functions: an iteration costs a quadrature), the explicit corrector's extra steps cost less.
 IMPLICIT_GROUPS = 64
 #: Below this strength eta^2 <lambda^2> of the O(eta^2) feedback the implicit corrector takes the
 #: average E = E[delta delta^T] at the predictor, as the explicit one does, and iterates only the
 #: Stein coefficients and the readout drift: E is by far the dearest coefficient (K^2 (K + M)^2
-#: four-point averages; K = M = 40: 27 ms on one core).  0.09 is eta = 0.3 at L = 1, v1's threshold.
+#: four-point averages).  0.09 is eta = ``IMPLICIT_ETA`` at L = 1.
 ITER_E_MIN = 0.09
 #: Learning rate from which the implicit corrector is the default with the O(eta^2) term (at any
 #: number of groups): the explicit corrector's stability limit falls with eta^2.
@@ -251,8 +236,6 @@ class _Integrator:
         # overlaps, so the fixed point is sought in x = (Q1, R1, v1) (K^2 + K M + K numbers) by
         # Anderson acceleration of x -> global overlaps of corrector(c(x)); the plain iteration
         # diverges once stiff groups, slaved to the coefficients, feed their change back with gain > 1.
-        # Each iteration needs only the global sums of the corrected groups, so the groups stay in
-        # the eigenbasis until the iteration has converged.
         # Each iteration needs only the global sums of the corrected groups, which are affine in the
         # coefficient change: the groups are contracted once per step (``kn.map_reduce``), the
         # iterations cost O(K^2 (K + M)) each, and the groups are corrected once, at the end.
