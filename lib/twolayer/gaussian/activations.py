@@ -275,8 +275,8 @@ class _Relu(Activation):
 
     def delta_moments(self, C, K, w):
         """Exact reduction to closed forms and one smooth 1-d integral per four-point average
-        (``twolayer.gaussian.relu``); no quasi-Monte Carlo (whose error, for ReLU's
-        discontinuous g', was 0.1-4 %)."""
+        (``twolayer.gaussian.relu``): no quasi-Monte Carlo, whose error is large for a
+        discontinuous g'."""
         return relu_delta_moments(C, K, w)
 
 
