@@ -32,7 +32,7 @@ import numpy as np
 
 from ..data import rng as fastrng
 from ..data.inputs import GaussianInputs, GaussianSource, RowSource, normal_keys
-from ..gaussian.compiled import dg_of, g_of
+from ..gaussian.activations import dg_of, g_of
 from ..problem.checks import check_bool, check_int, check_seeds, check_steps
 from ..problem.config import Config
 from ..problem.divergence import check_curve, diverged

@@ -30,6 +30,7 @@ from __future__ import annotations
 import math
 from enum import IntEnum
 
+import numba as nb
 import numpy as np
 from scipy.special import erf as _erf
 
@@ -37,11 +38,12 @@ from ..problem.config import ACTIVATIONS, UserActivation
 from .quadrature import joint_qmc, pair_expectation, pair_moments
 from .relu import relu_delta_moments
 
-__all__ = ["ERF", "LINEAR", "RELU", "TANH", "Activation", "Code", "activation_of", "erf_i4"]
+__all__ = ["ERF", "LINEAR", "RELU", "TANH", "Activation", "Code", "activation_of", "dg_of", "erf_i4", "g_of"]
 
 _2PI = 2.0 / math.pi
 _SQRT2 = math.sqrt(2.0)
 _SQRT_2_OVER_PI = math.sqrt(2.0 / math.pi)
+_INV_SQRT2 = 1.0 / math.sqrt(2.0)
 
 
 def erf_i4(c11, c22, c33, c44, c12, c13, c14, c23, c24, c34):
@@ -65,11 +67,40 @@ class Code(IntEnum):
     TANH = 3
 
 
+# plain ints: numba freezes them as constants of the kernels
+_LINEAR, _ERF, _RELU, _TANH = int(Code.LINEAR), int(Code.ERF), int(Code.RELU), int(Code.TANH)
+
+
+@nb.njit(inline="always")
+def g_of(h, code):
+    """g(h) of the built-in activation ``code`` (an int of ``Code``)."""
+    if code == _ERF:
+        return math.erf(h * _INV_SQRT2)
+    if code == _RELU:
+        return h if h > 0.0 else 0.0
+    if code == _TANH:
+        return math.tanh(h)
+    return h
+
+
+@nb.njit(inline="always")
+def dg_of(h, code):
+    """g'(h) of the built-in activation ``code``."""
+    if code == _ERF:
+        return _SQRT_2_OVER_PI * math.exp(-0.5 * h * h)
+    if code == _RELU:
+        return 1.0 if h > 0.0 else 0.0
+    if code == _TANH:
+        t = math.tanh(h)
+        return 1.0 - t * t
+    return 1.0
+
+
 class Activation:
     """An activation g: pointwise g, g', g'' (NumPy, and ``torch_g``, ``torch_dg`` for the PyTorch
-    backend), its Gaussian averages, and its ``code`` in the compiled kernels.  Adding a built-in
-    activation means one subclass here, a ``Code`` and its two lines in the compiled pointwise
-    kernels (``compiled.g_of``, ``compiled.dg_of``)."""
+    backend), its Gaussian averages, and its ``code`` for the compiled kernels.  A built-in
+    activation is added here (a subclass, a ``Code``, its lines in ``g_of`` and ``dg_of``) and
+    named in ``twolayer.problem.config.ACTIVATIONS``."""
 
     name: str = ""
     code: Code = Code.USER

@@ -1,6 +1,6 @@
-"""Compiled (numba) kernels of the built-in activations: pointwise g and g' of every built-in
-(for the SGD engine), and the Gaussian averages of erf and linear for the ODE integrator's inner
-loop.  Activations are known here by their ``Code`` (``twolayer.gaussian.activations``).
+"""Compiled (numba) Gaussian averages of the built-in erf and linear activations, for the ODE
+integrator's inner loop.  Activations are known here by their ``Code``
+(``twolayer.gaussian.activations``, which also holds the compiled pointwise g and g').
 
 Same formulas as ``twolayer.gaussian.activations`` / ``averages`` (chapter "Order-parameter
 dynamics", Eqs. {eq}`eq-dyn-stein`, {eq}`eq-dyn-block`), written as plain loops without fast-math
@@ -17,42 +17,15 @@ import numpy as np
 
 from .activations import Code
 
-__all__ = ["COMPILED_CODES", "coefficients", "delta_delta", "dg_of", "g_of"]
+__all__ = ["COMPILED_CODES", "coefficients", "delta_delta"]
 
 #: Activations with compiled Gaussian averages.
 COMPILED_CODES = (Code.LINEAR, Code.ERF)
 
 _2PI = 2.0 / math.pi
 _4PI2 = 4.0 / math.pi**2
-_INV_SQRT2 = 1.0 / math.sqrt(2.0)
-_SQRT_2_OVER_PI = math.sqrt(2.0 / math.pi)
-# plain ints: numba freezes them as constants of the kernels
-_LINEAR, _ERF, _RELU, _TANH = int(Code.LINEAR), int(Code.ERF), int(Code.RELU), int(Code.TANH)
-
-
-@nb.njit(inline="always")
-def g_of(h, code):
-    """g(h) of the built-in activation ``code`` (an int of ``Code``)."""
-    if code == _ERF:
-        return math.erf(h * _INV_SQRT2)
-    if code == _RELU:
-        return h if h > 0.0 else 0.0
-    if code == _TANH:
-        return math.tanh(h)
-    return h
-
-
-@nb.njit(inline="always")
-def dg_of(h, code):
-    """g'(h) of the built-in activation ``code``."""
-    if code == _ERF:
-        return _SQRT_2_OVER_PI * math.exp(-0.5 * h * h)
-    if code == _RELU:
-        return 1.0 if h > 0.0 else 0.0
-    if code == _TANH:
-        t = math.tanh(h)
-        return 1.0 - t * t
-    return 1.0
+# a plain int: numba freezes it as a constant of the kernels
+_LINEAR = int(Code.LINEAR)
 
 
 @nb.njit(cache=True, nogil=True)
