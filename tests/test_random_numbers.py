@@ -9,16 +9,17 @@ from scipy import stats
 from twolayer.data import rng as fastrng
 
 
-def test_fast_normals_are_standard_normal_and_deterministic():
+def test_fast_normals_are_standard_normal_and_deterministic(monte_carlo):
     x, c = fastrng.standard_normal((11, 22), 1000, 1024)
     x = x.ravel()
-    assert abs(x.mean()) < 4 / np.sqrt(x.size)
-    assert abs(x.var() - 1) < 4 * np.sqrt(2 / x.size)
-    assert abs(stats.kurtosis(x)) < 4 * np.sqrt(24 / x.size)
+    # mean, variance and excess kurtosis within 4 standard errors of a normal sample's
+    monte_carlo.estimate(x.mean(), 1 / np.sqrt(x.size), 0.0, "mean")
+    monte_carlo.estimate(x.var(), np.sqrt(2 / x.size), 1.0, "variance")
+    monte_carlo.estimate(stats.kurtosis(x), np.sqrt(24 / x.size), 0.0, "excess kurtosis")
     assert stats.kstest(x, "norm").pvalue > 1e-3
     # tails: P(|x| > 3) within 4 sigma of the binomial expectation
     p3 = 2 * stats.norm.sf(3)
-    assert abs((np.abs(x) > 3).mean() - p3) < 4 * np.sqrt(p3 / x.size)
+    monte_carlo.estimate((np.abs(x) > 3).mean(), np.sqrt(p3 / x.size), p3, "P(|x| > 3)")
     y, c2 = fastrng.standard_normal((11, 22), 1000, 1024)
     assert np.array_equal(x, y.ravel()) and c == c2
     # chunking does not change the stream
