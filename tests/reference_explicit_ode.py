@@ -18,7 +18,7 @@ import math
 import numba as nb
 import numpy as np
 
-from twolayer.data.weights import global_overlaps
+from twolayer.state import global_overlaps
 from twolayer.gaussian.averages import delta_delta, eps_g, stein_coefficients
 from twolayer.problem.config import Config
 from twolayer.problem.spectrum import Groups, groups as groups_for

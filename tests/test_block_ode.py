@@ -26,11 +26,12 @@ from scipy import integrate
 from scipy.integrate import solve_ivp
 
 from twolayer import Config, alpha_grid, eps_g, solve_ode
-from twolayer.data import block_overlaps, global_overlaps, init_weights, overlaps
+from twolayer.state import BlockState, block_overlaps, global_overlaps, init_weights, overlaps, resolve
 from twolayer.problem.spectrum import coordinate_eigenvalues, groups
 from twolayer.theory import _kernels as kn
 from twolayer.theory.blocks import coefficients, rhs_frozen
-from twolayer.theory.ode import _group_last, _Integrator, initial_overlaps, rhs
+from twolayer.theory.blocks import rhs
+from twolayer.theory.ode import _group_last, _Integrator, initial_overlaps
 
 
 # ------------------------------------------------------------------------------------------------
@@ -70,20 +71,26 @@ def test_frozen_flow_is_exact():
     g = groups(cfg)
     st = initial_overlaps(cfg, "sampled", 1)
     q, r, t = st.q, st.r + 0.05, st.t
-    coef = coefficients(q, r, t, g.lam, cfg)
+    setting = resolve(cfg)
+    coef = coefficients(q, r, t, setting)
 
     def f(_, y):
-        dq, dr = rhs_frozen(y[: q.size].reshape(q.shape), y[q.size:].reshape(r.shape), t, g, cfg, coef)
+        dq, dr = rhs_frozen(y[: q.size].reshape(q.shape), y[q.size:].reshape(r.shape), t, setting, coef)
         return np.concatenate([dq.ravel(), dr.ravel()])
 
     sol = solve_ivp(f, (0, 0.7), np.concatenate([q.ravel(), r.ravel()]), rtol=1e-12, atol=1e-15)
     K, M = cfg.K, cfg.M
     V, mu, Gt, Et = np.empty((K, K)), np.empty(K), np.empty((K, M)), np.empty((K, K))
     kn.prepare(*coef, V, mu, Gt, Et)
-    s = cfg.eta * g.lam * g.trainable
-    qn, rn = np.empty_like(_to_group_last(q)), np.empty_like(_to_group_last(r))
-    kn.predictor(_to_group_last(q), _to_group_last(r), _to_group_last(t), s, s * cfg.eta * g.frac, V, mu, Gt, Et, 0.7,
-                 qn, rn, *kn.Work(K, M, g.size).arrays())
+    s, sef = setting.rate, setting.rate2
+    q0, r0, t0 = _to_group_last(q), _to_group_last(r), _to_group_last(t)
+    qn, rn = np.empty_like(q0), np.empty_like(r0)
+    w = kn.Work(K, M, g.size)
+    # the predictor of one step of 0.7 (the integrator's factors, predict and finish kernels)
+    kn.factors(s, mu, 0.7, w.ea, w.p1a, w.p2a, w.fk, 0, 1)
+    kn.predict(q0, r0, t0, s, sef, V, Gt, Et, 0.7, w.qa, w.ra, w.rt, w.a0, w.qt, w.e0, w.X, w.tmp, w.ea, w.p1a, w.fk,
+               0, 1)
+    kn.finish(V, w.qa, w.ra, q0, r0, s, qn, rn, w.tmp, 0, 1)
     assert np.max(np.abs(np.moveaxis(qn, -1, 0).ravel() - sol.y[: q.size, -1])) < 1e-12
     assert np.max(np.abs(np.moveaxis(rn, -1, 0).ravel() - sol.y[q.size:, -1])) < 1e-12
 
@@ -155,7 +162,8 @@ def test_block_ode_matches_a_reference_integrator():
     alpha = alpha_grid(200, 30, 64)
 
     def f(_, y):
-        dq, dr, _ = rhs(y[: q.size].reshape(q.shape), y[q.size:].reshape(r.shape), t, v, cfg)
+        d = rhs(0.0, BlockState(y[: q.size].reshape(q.shape), y[q.size:].reshape(r.shape), t, v), cfg)
+        dq, dr = d.q, d.r
         return np.concatenate([dq.ravel(), dr.ravel()])
 
     sol = solve_ivp(f, (0, alpha[-1]), np.concatenate([q.ravel(), r.ravel()]), t_eval=alpha,
@@ -337,7 +345,7 @@ def test_etd2_step_is_second_order():
     qr, rr = ref.info["q"][0, -1], ref.info["r"][0, -1]
     errs = []
     for n in (50, 100, 200, 400):
-        integ = _Integrator(cfg, st, True, 1e-6, 1e-14, np.inf, False, 10**7)
+        integ = _Integrator(resolve(cfg), st, True, 1e-6, 1e-14, np.inf, False, 10**7)
         q, r, v = _group_last(st.q), _group_last(st.r), st.v
         for _ in range(n):
             q, r, v = integ.etd2(q, r, v, integ.coefficients(q, r, v), A / n)

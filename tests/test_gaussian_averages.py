@@ -19,7 +19,7 @@ import pytest
 from scipy import integrate, stats
 
 from twolayer import Config, eps_g
-from twolayer.data import init_weights, overlaps
+from twolayer.state import init_weights, overlaps
 from twolayer.data.inputs import GaussianInputs
 from twolayer.gaussian import activation_of, covariance, delta_delta, stein_coefficients
 from twolayer.problem.spectrum import coordinate_eigenvalues

@@ -12,7 +12,7 @@ import pytest
 
 from twolayer import Config, DivergenceError, alpha_grid, simulate, solve_ode
 from twolayer.analysis import fit_slope
-from twolayer.data import init_weights
+from twolayer.state import init_weights
 from twolayer.problem.spectrum import coordinate_eigenvalues
 from twolayer.theory import linear as lin
 from twolayer.theory import spectral

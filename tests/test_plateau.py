@@ -5,13 +5,15 @@ stationary point of an under-parameterised student."""
 import numpy as np
 import pytest
 
-from twolayer import Config, solve_ode
+from twolayer import Config, resolve, solve_ode
 from twolayer.analysis import escape_time, first_below, measure_plateau, paired_escape_times
 from twolayer.gaussian import activation_of
 from twolayer.problem.config import UserActivation
 from twolayer.problem.spectrum import eigenvalues
 from twolayer.theory import plateau as P
-from twolayer.theory.ode import initial_overlaps, rhs
+from twolayer.state import BlockState
+from twolayer.theory.blocks import rhs
+from twolayer.theory.ode import initial_overlaps
 
 
 def test_fixed_point_is_a_symmetric_root_of_rhs():
@@ -136,7 +138,7 @@ def test_relu_plateau_with_eta2_has_no_escape_rate_and_says_why():
     assert P.escape_rate(cfg, p.q, p.r, p.t) is None and P.spectrum(cfg, p.q, p.r, p.t) is None
     assert P.predicted_escape(1e-3, 0.5, p.escape_rate) is None
     # the finite-difference "rate" it used to print depends on the step: no derivative there
-    raw = [P._rate(cfg, p.q, p.r, p.t, True, "auto", None, h) for h in STEPS]
+    raw = [P._rate(resolve(cfg), p.q, p.r, p.t, True, "auto", None, h) for h in STEPS]
     assert raw[1] > 3 * raw[0] and raw[2] > 3 * raw[1]  # measured 5.0, 32, 298 (ratios 6.4, 9.3)
     # without the eta^2 term the square-root terms cancel and the rate exists
     p1 = P.plateau(cfg, eta2=False)
@@ -218,7 +220,8 @@ def test_stationary_point_at_end_of_long_run_K_below_M():
     assert st.growth_rate < 0  # measured -1.9e-4: a stable (reachable) fixed point
     assert st.residual < 1e-12  # measured 2.9e-17
     # independent of Newton's own residual: the NumPy right-hand side vanishes there ...
-    dq, dr, _ = rhs(st.q, st.r, st.t, cfg.student_weights, cfg)
+    d = rhs(0.0, BlockState(st.q, st.r, st.t, cfg.student_weights), cfg)
+    dq, dr = d.q, d.r
     assert max(np.abs(dq).max(), np.abs(dr).max()) < 1e-12
     # ... and the compiled integrator started there stays there
     stay = solve_ode(cfg, [100.0, 1000.0], init=(st.q, st.r, st.t), keep_blocks=True, rtol=1e-8)
@@ -241,7 +244,8 @@ def test_trained_readout_plateau_is_the_saad_solla_plateau():
     np.testing.assert_allclose(Q, qk, atol=1e-12)
     np.testing.assert_allclose(R, rk, atol=1e-12)
     trained = cfg.replace(train_readout=True)
-    dq, dr, dv = rhs(p.q, p.r, p.t, np.ones(2), trained, eta2=False)
+    d = rhs(0.0, BlockState(p.q, p.r, p.t, np.ones(2)), trained, eta2=False)
+    dq, dr, dv = d.q, d.r, d.v
     assert max(np.abs(dq).max(), np.abs(dr).max(), np.abs(dv).max()) < 1e-15  # measured 5.6e-18
     # init="mean" keeps the students exchangeable: the run stays on the symmetric manifold
     tr = solve_ode(trained, [6400.0, 12800.0], init="mean", eta2=False)

@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 
 from twolayer import Config, simulate
-from twolayer.data import GivenInputs, init_weights
+from twolayer.data import GivenInputs
+from twolayer.state import init_weights
 from twolayer.data import rng as fastrng
 from twolayer.data.inputs import GaussianInputs, normal_keys
 from twolayer.engines.reference import reference_step

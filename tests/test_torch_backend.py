@@ -14,7 +14,8 @@ import pytest
 torch = pytest.importorskip("torch")
 
 from twolayer import Config, alpha_grid, cli, simulate  # noqa: E402
-from twolayer.data import GivenInputs, init_weights  # noqa: E402
+from twolayer.data import GivenInputs  # noqa: E402
+from twolayer.state import init_weights  # noqa: E402
 from twolayer.data.inputs import GaussianInputs  # noqa: E402
 from twolayer.engines.reference import reference_step  # noqa: E402
 from twolayer.engines.torch_backend import _torch_seed, default_device, simulate_torch  # noqa: E402

@@ -384,18 +384,6 @@ def predict(q, r, t, s, sef, V, Gt, Et, h, qa_out, ra_out, rt, a0, qt, e0, X, tm
     _flow0(s, Gt, h, rt, qt, a0, e0, ea, p1a, fk, ra_out, qa_out, X, g0, g1)
 
 
-@nb.njit(cache=True, nogil=True, error_model="numpy")
-def predictor(q, r, t, s, sef, V, mu, Gt, Et, h, q_out, r_out,
-              rt, a0, a1, rn, qt, e0, e1, qn, X, tmp, ea, p1a, p2a, d):
-    """``predict`` with the step's factors computed here (``Work.arrays()`` as work space; for
-    checks of a single frozen flow)."""
-    K, M, G = r.shape
-    fk = np.empty((6, K, K, G))
-    factors(s, mu, h, ea, p1a, p2a, fk, 0, 1)
-    predict(q, r, t, s, sef, V, Gt, Et, h, qn, rn, rt, a0, qt, e0, X, tmp, ea, p1a, fk, 0, 1)
-    finish(V, qn, rn, q, r, s, q_out, r_out, tmp, 0, 1)
-
-
 @nb.njit(cache=True, inline="always", error_model="numpy")
 def _copy_frozen(s, q, r, q_out, r_out, g0, g1):
     K, M, G = r.shape
