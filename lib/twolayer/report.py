@@ -12,6 +12,7 @@ computes with them, never with the printed text.
 
 from __future__ import annotations
 
+import functools
 import math
 
 import numpy as np
@@ -24,7 +25,7 @@ except ImportError:  # pragma: no cover - outside the book
 
 from .problem.checks import check_int
 
-__all__ = ["Table", "bound", "frame", "glue", "sig", "signed", "table"]
+__all__ = ["Table", "bound", "bound_to", "condition", "frame", "glue", "sig", "signed", "table"]
 
 
 def sig(x: float, digits: int = 2) -> float:
@@ -132,3 +133,21 @@ def glue(name: str, value, digits: int | None = 3) -> None:
     if _myst_glue is None:
         raise ValueError("glue needs myst-nb (the book's dependencies: pip install -e '.[book]')")
     _myst_glue(name, value, display=False)
+
+
+def bound_to(threshold: float):
+    """The table formatter ``x -> bound(x, threshold)`` (for ``frame``'s ``formats``): a
+    deviation below ``threshold`` is shown as ``"< threshold"``, else at two digits."""
+    threshold = float(threshold)
+    if not (math.isfinite(threshold) and threshold > 0):
+        raise ValueError(f"threshold must be a finite number > 0, got {threshold}")
+    return functools.partial(bound, threshold=threshold)
+
+
+def condition(x: float) -> str:
+    """A condition number as its power of ten, ``"1e7"``; beyond ``1e15`` (about 1/eps of
+    float64, where the computed value itself is unreliable) ``"> 1e15"``."""
+    x = float(x)
+    if not x >= 1.0:
+        raise ValueError(f"x must be a condition number >= 1, got {x}")
+    return f"1e{round(math.log10(x))}" if x < 1e15 else "> 1e15"

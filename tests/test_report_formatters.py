@@ -1,0 +1,26 @@
+"""Table formatters of twolayer.report passed to frame(): bound_to and condition."""
+
+import pandas as pd
+import pytest
+
+from twolayer import report
+
+
+def test_bound_to_is_bound_at_a_fixed_threshold():
+    fmt = report.bound_to(1e-4)
+    assert fmt(3e-5) == "< 1e-04"
+    assert fmt(0.0123) == "0.012"
+    t = report.frame(pd.DataFrame({"L": [1, 2], "dev": [2e-6, 3.4e-3]}), formats={"dev": fmt})
+    assert repr(t).splitlines()[1:] == ["1 < 1e-04", "2  0.0034"]
+    with pytest.raises(ValueError, match="threshold"):
+        report.bound_to(0.0)
+
+
+def test_condition_shows_the_power_of_ten_up_to_1e15():
+    assert report.condition(1.0) == "1e0"
+    assert report.condition(2.6e7) == "1e7"
+    assert report.condition(4e14) == "1e15"  # log10 = 14.6 rounds up
+    assert report.condition(1e15) == "> 1e15"
+    assert report.condition(float("inf")) == "> 1e15"
+    with pytest.raises(ValueError, match="condition number"):
+        report.condition(0.5)
