@@ -24,3 +24,16 @@ def test_condition_shows_the_power_of_ten_up_to_1e15():
     assert report.condition(float("inf")) == "> 1e15"
     with pytest.raises(ValueError, match="condition number"):
         report.condition(0.5)
+
+
+def test_captioned_puts_the_caption_line_directly_above_the_table():
+    t = report.frame(pd.DataFrame({"N_l": [16, 64], "dev": [0.0123, 0.5]}), 2)
+    c = report.captioned(t, "held-out patches:")
+    assert repr(c).splitlines() == ["held-out patches:", "N_l   dev", " 16 0.012", " 64   0.5"]
+    html = c._repr_html_()
+    assert html.index("<caption>held-out patches:</caption>") < html.index("<thead>")
+    assert c.frame is t.frame
+    with pytest.raises(ValueError, match="caption"):
+        report.captioned(t, "two\nlines")
+    with pytest.raises(ValueError, match="Table"):
+        report.captioned(pd.DataFrame(), "x")
