@@ -48,12 +48,14 @@ __all__ = [
     "RC",
     "SIM_LINE",
     "color",
+    "curve_axes",
     "key_entries",
     "loglog",
     "new_figure",
     "plot_sim",
     "plain_log_ticks",
     "plot_theory",
+    "publish",
     "save",
     "set_labels",
     "slope_guide",
@@ -258,3 +260,32 @@ def save(fig, name: str, directory) -> tuple[Path, Path]:
         fig.savefig(sbuf, format="svg", metadata={"Date": None, "Creator": None})
     atomic_write(svg, _stable_svg_ids(sbuf.getvalue()))
     return png, svg
+
+
+def curve_axes(ax, legend=True, **legend_kw) -> None:
+    """The axes of a learning curve, as (almost) every figure of the book has them: log-log
+    (``loglog``), labelled ``ALPHA`` and ``EPS_G`` (``set_labels``), with a legend.
+
+    Parameters
+    ----------
+    ax : a matplotlib Axes
+    legend : True for a legend where matplotlib finds room, a location string (``"lower left"``)
+        to place it, False for none
+    legend_kw : further options of ``ax.legend`` (e.g. ``ncols=2``)
+    """
+    if not isinstance(legend, (bool, str)):
+        raise ValueError(f"legend must be True, False or a location string, got {legend!r}")
+    loglog(ax)
+    set_labels(ax, ALPHA, EPS_G)
+    if legend is True:
+        ax.legend(**legend_kw)
+    elif legend:
+        ax.legend(loc=legend, **legend_kw)
+
+
+def publish(fig, name: str, directory) -> tuple[Path, Path]:
+    """Write the figure (``save``: ``<directory>/<name>.png`` and ``.svg``) and show it in the
+    notebook (``plt.show()``); the last line of a chapter's figure cell.  Returns the two paths."""
+    paths = save(fig, name, directory)
+    plt.show()
+    return paths

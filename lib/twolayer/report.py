@@ -12,6 +12,7 @@ computes with them, never with the printed text.
 
 from __future__ import annotations
 
+import functools
 import math
 
 import numpy as np
@@ -24,7 +25,7 @@ except ImportError:  # pragma: no cover - outside the book
 
 from .problem.checks import check_int
 
-__all__ = ["Table", "bound", "frame", "glue", "sig", "signed", "table"]
+__all__ = ["Table", "bound", "bound_to", "captioned", "condition", "frame", "glue", "sig", "signed", "table"]
 
 
 def sig(x: float, digits: int = 2) -> float:
@@ -132,3 +133,60 @@ def glue(name: str, value, digits: int | None = 3) -> None:
     if _myst_glue is None:
         raise ValueError("glue needs myst-nb (the book's dependencies: pip install -e '.[book]')")
     _myst_glue(name, value, display=False)
+
+
+def bound_to(threshold: float):
+    """The table formatter ``x -> bound(x, threshold)`` (for ``frame``'s ``formats``): a
+    deviation below ``threshold`` is shown as ``"< threshold"``, else at two digits."""
+    threshold = float(threshold)
+    if not (math.isfinite(threshold) and threshold > 0):
+        raise ValueError(f"threshold must be a finite number > 0, got {threshold}")
+    return functools.partial(bound, threshold=threshold)
+
+
+def condition(x: float) -> str:
+    """A condition number as its power of ten, ``"1e7"``; beyond ``1e15`` (about 1/eps of
+    float64, where the computed value itself is unreliable) ``"> 1e15"``."""
+    x = float(x)
+    if not x >= 1.0:
+        raise ValueError(f"x must be a condition number >= 1, got {x}")
+    return f"1e{round(math.log10(x))}" if x < 1e15 else "> 1e15"
+
+
+class _Captioned(Table):
+    """A ``Table`` with its caption line: above the rows in plain text, ``<caption>`` in HTML."""
+
+    def __init__(self, frame: pd.DataFrame, caption: str):
+        super().__init__(frame)
+        self.caption = caption
+
+    def _repr_html_(self) -> str:
+        import html
+
+        text = super()._repr_html_()
+        head = text.index(">") + 1  # end of the opening <table ...> tag
+        return f"{text[:head]}\n  <caption>{html.escape(self.caption)}</caption>{text[head:]}"
+
+    def __repr__(self) -> str:
+        return f"{self.caption}\n{super().__repr__()}"
+
+
+def captioned(table: Table, caption: str) -> Table:
+    """``table`` (from ``frame`` or ``table``) with a caption line that names what it shows,
+    printed directly above its header (and as the HTML table's ``<caption>``), so that a label
+    can never drift away from its table the way a separate ``print`` can.
+
+    Parameters
+    ----------
+    table : a ``Table``
+    caption : one line of text (at most 100 characters, the width of a printed line)
+
+    Returns
+    -------
+    Table
+    """
+    if not isinstance(table, Table):
+        raise ValueError(f"table must be a report.Table, got {type(table).__name__}")
+    if not isinstance(caption, str) or not caption.strip() or "\n" in caption or len(caption) > 100:
+        raise ValueError("caption must be one non-empty line of at most 100 characters")
+    return _Captioned(table.frame, caption)

@@ -21,7 +21,8 @@ from .events import (
                      unstable_amplitude,
 )
 from .scaling import default_fit_window, fit_beta, fit_scaling_law
+from .tables import curves_at
 
-__all__ = ["CurvePlateau", "asymmetry", "default_fit_window", "escape_time", "first_below", "fit_beta",
+__all__ = ["CurvePlateau", "asymmetry", "curves_at", "default_fit_window", "escape_time", "first_below", "fit_beta",
            "fit_exponential_rate", "fit_scaling_law", "fit_slope", "local_slope", "log_deviation", "loglog_fit",
            "measure_plateau", "paired_escape_times", "plateau_entry", "select", "slope_window", "unstable_amplitude"]
