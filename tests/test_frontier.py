@@ -211,3 +211,14 @@ def test_cli_frontier_bad_input_exits_2_with_one_line(capsys, args, text):
     code = main(["frontier", *args])
     err = capsys.readouterr().err
     assert code == 2 and err.count("\n") == 1 and text in err
+
+
+def test_exponent_table():
+    C = np.geomspace(1e2, 1e8, 25)
+    f = pd.DataFrame({"C": C, "n_trainable": C ** (1 / 3), "samples": C ** (2 / 3), "eps": C ** (-1 / 3)})
+    t = tl.analysis.exponent_table([{"model": "m", "beta": 1.0, "frontier": f, "window": (1e3, 1e6)}])
+    assert list(t.columns) == ["model", "beta", "quantity", "window", "predicted", "fitted"]
+    assert list(t["quantity"]) == ["N_l*", "eps*"] and t["window"].iloc[0] == "C in [1e+03, 1e+06]"
+    np.testing.assert_allclose(t["fitted"], t["predicted"], atol=1e-12)
+    with pytest.raises(ValueError, match="quantities"):
+        tl.analysis.exponent_table([], quantities=("x",))

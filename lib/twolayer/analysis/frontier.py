@@ -16,10 +16,10 @@ import numpy as np
 import pandas as pd
 
 from ..problem.trajectory import Trajectory
-from ..theory.frontier import COLUMNS, envelope
+from ..theory.frontier import COLUMNS, asymptotic_exponents, envelope
 from .curves import loglog_fit
 
-__all__ = ["curves_from_trajectories", "fit_frontier", "measured_frontier"]
+__all__ = ["curves_from_trajectories", "exponent_table", "fit_frontier", "measured_frontier"]
 
 
 def curves_from_trajectories(trajectories: Mapping) -> pd.DataFrame:
@@ -121,3 +121,40 @@ def fit_frontier(frontier: pd.DataFrame, window=None) -> dict:
            for k in ("n_trainable", "samples", "eps")}
     out["points"] = int(sel.sum())
     return out
+
+
+QUANTITIES = {"n_trainable": "N_l*", "samples": "P*", "eps": "eps*"}
+
+
+def exponent_table(cases, quantities=("n_trainable", "eps")) -> pd.DataFrame:
+    """Fitted against predicted exponents of frontiers (the chapter's table, Eq.
+    {eq}`eq-cmp-exponents`), one row per (case, quantity).
+
+    Parameters
+    ----------
+    cases : iterable of dicts with keys ``model`` (a label), ``beta``, ``frontier`` (DataFrame
+        with columns C, n_trainable, samples, eps) and ``window`` ((C_lo, C_hi) or None)
+    quantities : among ``n_trainable``, ``samples``, ``eps``
+
+    Returns
+    -------
+    DataFrame with columns model, beta, quantity (N_l*, P*, eps*), window (the budgets, as text),
+    predicted (``asymptotic_exponents``), fitted (``fit_frontier``)
+    """
+    bad = [q for q in quantities if q not in QUANTITIES]
+    if bad or not quantities:
+        raise ValueError(f"quantities must be among {sorted(QUANTITIES)}, got {list(quantities)}")
+    rows = []
+    for case in cases:
+        if not isinstance(case, Mapping) or not {"model", "beta", "frontier", "window"} <= set(case):
+            raise ValueError("every case must be a dict with the keys model, beta, frontier, window")
+        fit = fit_frontier(case["frontier"], case["window"])
+        pred = asymptotic_exponents(case["beta"])
+        c = case["frontier"]["C"]
+        lo, hi = case["window"] if case["window"] is not None else (c.min(), c.max())
+        for q in quantities:
+            rows.append({"model": str(case["model"]), "beta": float(case["beta"]), "quantity": QUANTITIES[q],
+                         "window": f"C in [{lo:.2g}, {hi:.2g}]", "predicted": pred[q], "fitted": fit[q]})
+    if not rows:
+        raise ValueError("cases is empty")
+    return pd.DataFrame(rows, columns=["model", "beta", "quantity", "window", "predicted", "fitted"])
