@@ -222,3 +222,15 @@ def test_exponent_table():
     np.testing.assert_allclose(t["fitted"], t["predicted"], atol=1e-12)
     with pytest.raises(ValueError, match="quantities"):
         tl.analysis.exponent_table([], quantities=("x",))
+
+
+def test_compare_frontiers():
+    a = pd.DataFrame({"C": [1.0, 2.0], "n_trainable": [2, 4], "eps": [1.0, 0.5]})
+    b = pd.DataFrame({"C": [1.0, 2.0], "n_trainable": [2, 8], "eps": [1.0, 0.5 * np.e]})
+    t = tl.analysis.compare_frontiers({1.0: {"sim": a, "theory": b}}, key="beta")
+    assert list(t.columns) == ["beta", "budgets", "median |d ln eps*|", "max |d ln eps*|", "same N_l*",
+                               "max N_l* ratio"]
+    assert t["max |d ln eps*|"].iloc[0] == pytest.approx(1.0, abs=1e-12)
+    assert t["same N_l*"].iloc[0] == 0.5 and t["max N_l* ratio"].iloc[0] == 2.0
+    with pytest.raises(ValueError, match="share their budgets"):
+        tl.analysis.compare_frontiers({1: {"sim": a, "theory": b.assign(C=[1.0, 3.0])}})

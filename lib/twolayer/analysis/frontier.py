@@ -19,7 +19,7 @@ from ..problem.trajectory import Trajectory
 from ..theory.frontier import COLUMNS, asymptotic_exponents, envelope
 from .curves import loglog_fit
 
-__all__ = ["curves_from_trajectories", "exponent_table", "fit_frontier", "measured_frontier"]
+__all__ = ["compare_frontiers", "curves_at_budgets", "curves_from_trajectories", "exponent_table", "fit_frontier", "measured_frontier"]
 
 
 def curves_from_trajectories(trajectories: Mapping) -> pd.DataFrame:
@@ -52,22 +52,18 @@ def curves_from_trajectories(trajectories: Mapping) -> pd.DataFrame:
     return pd.concat(parts, ignore_index=True)[COLUMNS]
 
 
-def measured_frontier(curves: pd.DataFrame, budgets) -> pd.DataFrame:
-    """The lower envelope over N_l of measured curves eps(C) at common budgets (Eq.
-    {eq}`eq-cmp-frontier`).
-
-    Every curve is interpolated linearly in (ln C, ln eps) at the budgets inside its own range of
-    C (outside it the curve does not compete); at every budget the N_l of smallest eps wins.
+def curves_at_budgets(curves: pd.DataFrame, budgets) -> pd.DataFrame:
+    """Every measured curve eps(C) interpolated linearly in (ln C, ln eps) at the budgets inside
+    its own range of C (outside it the curve has no value).
 
     Parameters
     ----------
     curves : DataFrame with columns C, n_trainable, alpha, samples, eps (``curves_from_trajectories``)
-    budgets : budgets C > 0 at which to evaluate the envelope
+    budgets : budgets C > 0
 
     Returns
     -------
-    DataFrame with columns C, n_trainable (argmin N_l), alpha, samples, eps; one row per budget
-    that at least one curve covers
+    DataFrame with columns C, n_trainable, alpha, samples, eps; one row per (curve, covered budget)
     """
     if not isinstance(curves, pd.DataFrame) or not set(COLUMNS) <= set(curves.columns):
         raise ValueError(f"curves must be a DataFrame with the columns {COLUMNS}")
@@ -80,7 +76,7 @@ def measured_frontier(curves: pd.DataFrame, budgets) -> pd.DataFrame:
         if len(g) < 2:
             continue
         lc = np.log(g["C"].to_numpy(dtype=float))
-        inside = c[(c >= g["C"].min()) & (c <= g["C"].max())]
+        inside = c[(c >= g["C"].min() * (1 - 1e-12)) & (c <= g["C"].max() * (1 + 1e-12))]
         if inside.size == 0:
             continue
         x = np.log(inside)
@@ -89,7 +85,28 @@ def measured_frontier(curves: pd.DataFrame, budgets) -> pd.DataFrame:
         parts.append(pd.DataFrame({"C": inside, "n_trainable": int(n_l), **cols}))
     if not parts:
         raise ValueError("no curve covers any of the budgets")
-    return envelope(pd.concat(parts, ignore_index=True)[COLUMNS])
+    return pd.concat(parts, ignore_index=True)[COLUMNS]
+
+
+def measured_frontier(curves: pd.DataFrame, budgets) -> pd.DataFrame:
+    """The lower envelope over N_l of measured curves eps(C) at common budgets (Eq.
+    {eq}`eq-cmp-frontier`).
+
+    Every curve is interpolated linearly in (ln C, ln eps) at the budgets inside its own range of
+    C (``curves_at_budgets``; outside it the curve does not compete); at every budget the N_l of
+    smallest eps wins.
+
+    Parameters
+    ----------
+    curves : DataFrame with columns C, n_trainable, alpha, samples, eps (``curves_from_trajectories``)
+    budgets : budgets C > 0 at which to evaluate the envelope
+
+    Returns
+    -------
+    DataFrame with columns C, n_trainable (argmin N_l), alpha, samples, eps; one row per budget
+    that at least one curve covers
+    """
+    return envelope(curves_at_budgets(curves, budgets))
 
 
 def fit_frontier(frontier: pd.DataFrame, window=None) -> dict:
@@ -158,3 +175,35 @@ def exponent_table(cases, quantities=("n_trainable", "eps")) -> pd.DataFrame:
     if not rows:
         raise ValueError("cases is empty")
     return pd.DataFrame(rows, columns=["model", "beta", "quantity", "window", "predicted", "fitted"])
+
+
+def compare_frontiers(pairs: Mapping, key: str = "case") -> pd.DataFrame:
+    """Measured frontiers against reference frontiers at the same budgets (e.g. SGD against
+    theory from the same initial weights), one row per pair.
+
+    Parameters
+    ----------
+    pairs : mapping label -> dict with ``sim`` and ``theory``, frontiers (DataFrames with columns
+        C, n_trainable, eps) evaluated at the same budgets
+    key : name of the label column
+
+    Returns
+    -------
+    DataFrame with columns key, budgets, median and max |d ln eps*| (of |ln(eps*_sim / eps*_theory)|),
+    same N_l* (fraction of budgets with the same optimal N_l), max N_l* ratio (largest
+    max(a/b, b/a) of the two optimal N_l)
+    """
+    if not isinstance(pairs, Mapping) or not pairs:
+        raise ValueError("pairs must be a non-empty mapping label -> {'sim': frontier, 'theory': frontier}")
+    rows = []
+    for label, pair in pairs.items():
+        sim, th = pair["sim"], pair["theory"]
+        if not np.array_equal(sim["C"].to_numpy(), th["C"].to_numpy()):
+            raise ValueError(f"pairs[{label!r}]: the two frontiers must share their budgets")
+        ns, nt = sim["n_trainable"].to_numpy(dtype=float), th["n_trainable"].to_numpy(dtype=float)
+        d = np.abs(np.log(sim["eps"].to_numpy() / th["eps"].to_numpy()))
+        rows.append({key: label, "budgets": int(len(sim)), "median |d ln eps*|": float(np.median(d)),
+                     "max |d ln eps*|": float(d.max()),
+                     "same N_l*": float(np.mean(ns == nt)),
+                     "max N_l* ratio": float(np.max(np.maximum(ns / nt, nt / ns)))})
+    return pd.DataFrame(rows)
