@@ -15,6 +15,10 @@ Subcommands
 ``twolayer sweep``
     A parameter grid (comma-separated values) on Dask with a resumable store (see
     ``twolayer.sweep``).
+``twolayer frontier``
+    The compute-optimal frontier of the linear network (K = M = 1, L = N) at the given budgets
+    C = P N_l (``twolayer.theory.frontier.exact_frontier``): a table of C, N_l*, alpha, P*, eps*,
+    printed or written as CSV (``--out``).
 
 The options of the setting are generated from the fields of ``twolayer.Config`` (names, help,
 defaults, choices), so the CLI and the library share one source of defaults.
@@ -148,7 +152,7 @@ def build_parser() -> argparse.ArgumentParser:
                 "power-law data spectra (Worschech & Rosenow, ICLR 2025).",
                 epilog="Exit status: 0 ok, 2 bad arguments or input, 3 diverged run, 130 interrupted.")
     p.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
-    sub = p.add_subparsers(dest="command", metavar="{run,plateau,sweep}", parser_class=_Parser)
+    sub = p.add_subparsers(dest="command", metavar="{run,plateau,sweep,frontier}", parser_class=_Parser)
     sub.required = True
 
     r = sub.add_parser("run", help="learning curve eps_g(alpha) from SGD or the ODEs, written as CSV",
@@ -203,6 +207,21 @@ def build_parser() -> argparse.ArgumentParser:
     sw.add_argument("--workers", type=int, default=None, help="local cluster only: worker processes (default: #cores)")
     _budget_options(sw)
     _progress_flags(sw)
+
+    fr = sub.add_parser("frontier", help="compute-optimal trained dimension and error of the linear network",
+                        description="The compute-optimal frontier of the linear network (K = M = 1, L = N, mean "
+                        "initial errors) from the exact closed form: at every budget C = P N_l (P = alpha N "
+                        "samples) the number N_l of trained directions with the smallest error.",
+                        formatter_class=_Formatter)
+    fr.add_argument("--beta", type=float, required=True, help="spectral exponent beta > 0")
+    fr.add_argument("--N", type=int, required=True, help="input dimension N = L (>= 2)")
+    fr.add_argument("--eta", type=float, default=0.5, help="learning rate")
+    fr.add_argument("--sigma-J", dest="sigma_J", type=float, default=0.01, help="initial student weight scale")
+    fr.add_argument("--budgets", default=None, metavar="C1,C2,...",
+                    help="comma-separated budgets C > 0 (default: 10 N, 100 N, ..., 1e6 N)")
+    fr.add_argument("--n-max", dest="n_max", type=int, default=None,
+                    help="largest candidate N_l (default N; one eigendecomposition of size N_l per candidate)")
+    fr.add_argument("--out", default=None, metavar="FILE.csv", help="write CSV instead of printing")
     return p
 
 
@@ -338,6 +357,50 @@ def cmd_sweep(args) -> int:
     return EXIT_OK
 
 
+def _parse_budgets(text: str | None, N: int) -> np.ndarray:
+    if text is None:
+        return N * 10.0 ** np.arange(1, 7)
+    try:
+        values = np.array([float(v) for v in text.split(",") if v.strip()])
+    except ValueError:
+        raise ValueError(f"--budgets must be comma-separated numbers, got {text!r}") from None
+    if values.size == 0 or not np.all(np.isfinite(values)) or np.any(values <= 0):
+        raise ValueError(f"--budgets must be finite numbers > 0, got {text!r}")
+    return values
+
+
+def cmd_frontier(args) -> int:
+    from .io import atomic_write
+    from .theory.frontier import asymptotic_exponents, candidate_grid, exact_frontier
+
+    if not (isinstance(args.N, int) and args.N >= 2):
+        raise ValueError(f"--N must be an integer >= 2, got {args.N}")
+    if not (math.isfinite(args.beta) and args.beta > 0):
+        raise ValueError(f"--beta must be finite and > 0, got {args.beta}")
+    out = None if args.out is None else check_output_path(args.out)
+    budgets = _parse_budgets(args.budgets, args.N)
+    cfg = Config(N=args.N, L=args.N, K=1, M=1, beta=args.beta, eta=args.eta, sigma_J=args.sigma_J,
+                 activation="linear")
+    cands = candidate_grid(args.N, args.n_max)
+    front = exact_frontier(cfg, budgets, n_trainable=cands)
+    if out is not None:
+        atomic_write(out, front.to_csv(index=False, float_format="%.10g"))
+        print(f"wrote {out}: {len(front)} budgets, N_l* in [{front['n_trainable'].min()}, "
+              f"{front['n_trainable'].max()}]")
+        return EXIT_OK
+    ex = asymptotic_exponents(args.beta)
+    print(f"compute frontier: linear K = M = 1, N = L = {cfg.N}, beta = {cfg.beta:g}, eta = {cfg.eta:g}; "
+          f"C = P N_l, P = alpha N")
+    print(f"asymptotic exponents: N_l* ~ C^{ex['n_trainable']:.4g}, P* ~ C^{ex['samples']:.4g}, "
+          f"eps* ~ C^{ex['eps']:.4g}")
+    print(front.to_string(index=False, float_format=lambda v: f"{v:.6g}"))
+    edge = int((front["n_trainable"] == cands.max()).sum()) if cands.max() < cfg.N else 0
+    if edge:
+        print(f"{PROG}: warning: at {edge} budgets the optimum is the largest candidate N_l = {cands.max()} "
+              "(raise --n-max)", file=sys.stderr)
+    return EXIT_OK
+
+
 def _show_warning(message, category, filename, lineno, file=None, line=None):
     print(f"{PROG}: warning: {one_line(message)}", file=sys.stderr)
 
@@ -357,7 +420,8 @@ def main(argv=None) -> int:
     try:
         with warnings.catch_warnings():
             warnings.showwarning = _show_warning   # a warning is one line too
-            return {"run": cmd_run, "plateau": cmd_plateau, "sweep": cmd_sweep}[args.command](args)
+            return {"run": cmd_run, "plateau": cmd_plateau, "sweep": cmd_sweep,
+                    "frontier": cmd_frontier}[args.command](args)
     except (DivergenceError, IntegrationError) as e:
         return _fail(EXIT_DIVERGED, e)
     except ValueError as e:  # validation, budget, unreadable input

@@ -20,9 +20,12 @@ from .events import (
                      plateau_entry,
                      unstable_amplitude,
 )
+from .frontier import compare_frontiers, curves_at_budgets, curves_from_trajectories, exponent_table, fit_frontier, measured_frontier
 from .scaling import default_fit_window, fit_beta, fit_scaling_law
 from .tables import curves_at
 
-__all__ = ["CurvePlateau", "asymmetry", "curves_at", "default_fit_window", "escape_time", "first_below", "fit_beta",
+__all__ = ["CurvePlateau", "asymmetry", "compare_frontiers", "curves_at", "curves_at_budgets", "curves_from_trajectories",
+           "default_fit_window", "escape_time", "exponent_table", "first_below", "fit_beta", "fit_frontier",
+           "measured_frontier",
            "fit_exponential_rate", "fit_scaling_law", "fit_slope", "local_slope", "log_deviation", "loglog_fit",
            "measure_plateau", "paired_escape_times", "plateau_entry", "select", "slope_window", "unstable_amplitude"]

@@ -2,7 +2,7 @@
 linear network, the plateau and the asymptotic phase.  Pure functions (no simulations).
 Imports ``twolayer.problem``, ``gaussian`` and ``data``."""
 
-from . import asymptotic, hierarchy, linear, ode, plateau, spectral
+from . import asymptotic, frontier, hierarchy, linear, ode, plateau, spectral
 from .ode import initial_overlaps, rhs, solve_ode
 
-__all__ = ["asymptotic", "hierarchy", "initial_overlaps", "linear", "ode", "plateau", "rhs", "solve_ode", "spectral"]
+__all__ = ["asymptotic", "frontier", "hierarchy", "initial_overlaps", "linear", "ode", "plateau", "rhs", "solve_ode", "spectral"]
