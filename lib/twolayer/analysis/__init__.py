@@ -3,9 +3,9 @@ scaling-law fits.  Imports the layers below it (problem ... theory)."""
 
 from .curves import fit_exponential_rate, fit_slope, local_slope, log_deviation, loglog_fit, select, slope_window
 from .events import (CurvePlateau, asymmetry, escape_time, first_below, measure_plateau, paired_escape_times,
-                     plateau_entry, unstable_amplitude)
+                     plateau_entry, run_end, unstable_amplitude)
 from .scaling import default_fit_window, fit_beta, fit_scaling_law
 
 __all__ = ["CurvePlateau", "asymmetry", "default_fit_window", "escape_time", "first_below", "fit_beta",
            "fit_exponential_rate", "fit_scaling_law", "fit_slope", "local_slope", "log_deviation", "loglog_fit",
-           "measure_plateau", "paired_escape_times", "plateau_entry", "select", "slope_window", "unstable_amplitude"]
+           "measure_plateau", "paired_escape_times", "plateau_entry", "run_end", "select", "slope_window", "unstable_amplitude"]
