@@ -1,4 +1,5 @@
-"""Asymptotic phase (chapter 04) and the ODE-vs-SGD escape times of the core setting.
+"""Asymptotic phase (chapter 04), the noise floor with label noise, and the ODE-vs-SGD escape
+times of the core setting.
 
 Setting of the paper's Fig. 1: erf, K = M = 2, N = 1024, eta = 0.1, beta = 1, sigma_J = 0.01.
 """
@@ -137,3 +138,42 @@ def test_slope_window_after_cuts_the_curve_first():
     assert np.isnan(slope_window(a, eps, 0.0, 0.1, after=200.0)[0])
     with pytest.raises(ValueError, match="after"):
         slope_window(a, eps, -0.5, 0.1, after=float("nan"))
+
+
+# ------------------------------------------------------------------------------------------------
+# noise floor
+# ------------------------------------------------------------------------------------------------
+def _ode_floor(noise):
+    cfg = Config(N=1024, L=1, K=2, M=2, eta=0.1, sigma_J=0.01, noise=noise)
+    tr = solve_ode(cfg, [4000.0, 8000.0, 16000.0], seeds=0, rtol=1e-8)
+    assert abs(tr.eps_g[0, -1] / tr.eps_g[0, -2] - 1) < 1e-6  # stationary
+    return cfg, tr.eps_g[0, -1]
+
+
+def test_noise_floor_matches_long_ode_run():
+    devs = []
+    for noise in (0.1, 0.05):
+        cfg, e = _ode_floor(noise)
+        nf = asy.noise_floor(cfg, seed=0)
+        devs.append(e / nf - 1)
+    # the linearisation is exact to leading order: the deviation is O(noise^2)
+    assert abs(devs[0]) < 0.01  # measured 3.7e-3 (noise 0.1)
+    assert 3.5 < devs[0] / devs[1] < 4.5  # measured 4.00 (3.7e-3 vs 9.3e-4)
+
+
+def test_noise_floor_leading_order():
+    cfg = Config(N=1024, L=1, K=2, M=2, eta=0.1, noise=0.1)
+    Pm = asy.fixed_point_P(cfg, seed=0)
+    lead = asy.noise_floor(cfg, seed=0, leading=True)
+    assert lead == pytest.approx(0.1 * 0.1**2 * np.trace(Pm) / 4, rel=1e-14)
+    # same value for every spectrum at T = I: tr P at the mean teacher does not depend on L
+    lead16 = asy.noise_floor(cfg.replace(L=16), init="mean", leading=True)
+    assert lead16 == pytest.approx(asy.noise_floor(cfg, init="mean", leading=True), rel=1e-12)
+    # the full floor approaches the leading order with a relative correction O(eta)
+    rel = []
+    for eta in (0.05, 0.025):
+        c = cfg.replace(eta=eta)
+        rel.append(asy.noise_floor(c, seed=0) / asy.noise_floor(c, seed=0, leading=True) - 1)
+    assert 0 < rel[1] < rel[0] < 0.05  # measured 2.0e-2, 9.9e-3
+    assert 1.8 < rel[0] / rel[1] < 2.2  # measured 2.02
+    assert asy.noise_floor(cfg.replace(noise=0.0), seed=0) == 0.0

@@ -21,7 +21,7 @@ import numpy as np
 import pytest
 
 from twolayer import Config, alpha_grid, cli, eps_g, simulate, solve_ode
-from twolayer.data import block_overlaps, init_weights
+from twolayer.state import block_overlaps, init_weights
 from twolayer.problem.spectrum import groups
 
 SMALL = ["--N", "64", "--alpha-max", "5", "--points", "10"]

@@ -12,7 +12,8 @@ from scipy.special import erf
 
 from twolayer import Config, eps_g, simulate
 from twolayer.analysis import default_fit_window, fit_beta
-from twolayer.data import DatasetInputs, GivenInputs, images as im, init_weights
+from twolayer.data import DatasetInputs, GivenInputs, images as im
+from twolayer.state import init_weights
 from twolayer.experiments import simulate_on_data
 from twolayer.problem.spectrum import eigenvalues as powerlaw_eigenvalues
 from twolayer.problem.spectrum import lambda_plus

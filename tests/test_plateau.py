@@ -1,14 +1,18 @@
-"""The symmetric plateau (chapter 03_plateau): fixed point, Saad-Solla values, escape rate."""
+"""The symmetric plateau (chapter 03_plateau): fixed point, Saad-Solla values (with a trained
+second layer too), escape rate (the proportional shortcut against the secular problem), and the
+stationary point of an under-parameterised student."""
 
 import numpy as np
 import pytest
 
-from twolayer import Config, solve_ode
+from twolayer import Config, resolve, solve_ode
 from twolayer.analysis import escape_time, first_below, measure_plateau, paired_escape_times
 from twolayer.gaussian import activation_of
 from twolayer.problem.config import UserActivation
 from twolayer.problem.spectrum import eigenvalues
 from twolayer.theory import plateau as P
+from twolayer.state import BlockState
+from twolayer.theory.blocks import rhs
 from twolayer.theory.ode import initial_overlaps
 
 
@@ -134,7 +138,7 @@ def test_relu_plateau_with_eta2_has_no_escape_rate_and_says_why():
     assert P.escape_rate(cfg, p.q, p.r, p.t) is None and P.spectrum(cfg, p.q, p.r, p.t) is None
     assert P.predicted_escape(1e-3, 0.5, p.escape_rate) is None
     # the finite-difference "rate" it used to print depends on the step: no derivative there
-    raw = [P._rate(cfg, p.q, p.r, p.t, True, "auto", None, h) for h in STEPS]
+    raw = [P._rate(resolve(cfg), p.q, p.r, p.t, True, "auto", None, h) for h in STEPS]
     assert raw[1] > 3 * raw[0] and raw[2] > 3 * raw[1]  # measured 5.0, 32, 298 (ratios 6.4, 9.3)
     # without the eta^2 term the square-root terms cancel and the rate exists
     p1 = P.plateau(cfg, eta2=False)
@@ -172,3 +176,79 @@ def test_paired_escape_times_read_the_simulation_at_the_references_level():
     sim, r = paired_escape_times(a, noisy, np.stack([ref] * 3))
     assert np.all(r == measure_plateau(a, ref).alpha_esc)
     assert np.all((sim > 20) & (sim < 35)), sim      # near the reference's escape at 30, not at a noise dip
+
+
+# ------------------------------------------------------------------------------------------------
+# escape rate: proportional shortcut == secular problem
+# ------------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("K,M,L", [(4, 4, 10), (3, 4, 64)])
+def test_proportional_escape_rate_equals_secular(K, M, L):
+    cfg = Config(N=L, L=L, K=K, M=M, beta=1.0, eta=0.1, readout="sqrt")
+    p = P.plateau(cfg, eta2=False, rate=False)
+    prop = P.escape_rate(cfg, p.q, p.r, p.t, eta2=False, method="proportional")
+    sec = P.escape_rate(cfg, p.q, p.r, p.t, eta2=False, method="secular")
+    auto = P.escape_rate(cfg, p.q, p.r, p.t, eta2=False, method="auto")
+    assert prop > 0
+    assert prop == pytest.approx(sec, rel=1e-8)  # measured 7.8e-10 (K=M=4), 6.1e-10 (K=3, M=4)
+    assert auto == prop  # auto takes the shortcut where it applies
+
+
+@pytest.mark.parametrize("K,L", [(2, 4), (3, 8)])
+def test_auto_escape_rate_falls_back_to_secular_for_relu(K, L):
+    cfg = Config(N=L, L=L, K=K, M=K, eta=0.1, activation="relu")
+    p = P.plateau(cfg, eta2=False, rate=False)
+    with pytest.raises(ValueError, match="not marginal"):
+        P.escape_rate(cfg, p.q, p.r, p.t, eta2=False, method="proportional")
+    auto = P.escape_rate(cfg, p.q, p.r, p.t, eta2=False, method="auto")
+    sec = P.escape_rate(cfg, p.q, p.r, p.t, eta2=False, method="secular")
+    assert auto == pytest.approx(sec, rel=1e-12)  # measured: equal
+    dense = P.spectrum(cfg, p.q, p.r, p.t, eta2=False)[0].real
+    assert auto == pytest.approx(dense, rel=1e-8)  # measured 3e-15
+
+
+# ------------------------------------------------------------------------------------------------
+# stationary point of an under-parameterised student
+# ------------------------------------------------------------------------------------------------
+def test_stationary_point_at_end_of_long_run_K_below_M():
+    cfg = Config(N=256, L=16, K=2, M=4, beta=1.0, eta=0.1, sigma_J=0.01)
+    a = np.geomspace(1.0, 20000.0, 30)
+    tr = solve_ode(cfg, a, seeds=0, keep_blocks=True)
+    q, r, t = tr.info["q"][0, -1], tr.info["r"][0, -1], tr.info["t"][0]
+    st = P.stationary_point(cfg, q, r, t)
+    e_end = tr.eps_g[0, -1]
+    assert abs(st.eps_g / e_end - 1) < 1e-3  # measured 1.6e-6
+    assert st.growth_rate < 0  # measured -1.9e-4: a stable (reachable) fixed point
+    assert st.residual < 1e-12  # measured 2.9e-17
+    # independent of Newton's own residual: the NumPy right-hand side vanishes there ...
+    d = rhs(0.0, BlockState(st.q, st.r, st.t, cfg.student_weights), cfg)
+    dq, dr = d.q, d.r
+    assert max(np.abs(dq).max(), np.abs(dr).max()) < 1e-12
+    # ... and the compiled integrator started there stays there
+    stay = solve_ode(cfg, [100.0, 1000.0], init=(st.q, st.r, st.t), keep_blocks=True, rtol=1e-8)
+    assert np.abs(stay.info["q"][0, -1] - st.q).max() < 1e-8
+    assert np.abs(stay.info["r"][0, -1] - st.r).max() < 1e-8
+    assert abs(stay.eps_g[0, -1] / st.eps_g - 1) < 1e-8
+
+
+# ------------------------------------------------------------------------------------------------
+# the trained second layer at L = 1: the Saad-Solla plateau
+# ------------------------------------------------------------------------------------------------
+def test_trained_readout_plateau_is_the_saad_solla_plateau():
+    """K = M = 2, erf, L = 1, small-eta ODE: the Saad-Solla plateau (v = 1, Q = 1/3,
+    R = 1/sqrt 6) is a fixed point of the ODE with a trained second layer too (the readout drift
+    vanishes there), and the symmetric trajectory of the trained-readout ODE ends on it."""
+    cfg = Config(N=20, L=1, K=2, M=2, eta=0.1, sigma_J=0.01)
+    p = P.plateau(cfg, eta2=False, rate=False)
+    qk, rk = P.saad_solla(2)
+    Q, R, T = p.overlaps()
+    np.testing.assert_allclose(Q, qk, atol=1e-12)
+    np.testing.assert_allclose(R, rk, atol=1e-12)
+    trained = cfg.replace(train_readout=True)
+    d = rhs(0.0, BlockState(p.q, p.r, p.t, np.ones(2)), trained, eta2=False)
+    dq, dr, dv = d.q, d.r, d.v
+    assert max(np.abs(dq).max(), np.abs(dr).max(), np.abs(dv).max()) < 1e-15  # measured 5.6e-18
+    # init="mean" keeps the students exchangeable: the run stays on the symmetric manifold
+    tr = solve_ode(trained, [6400.0, 12800.0], init="mean", eta2=False)
+    assert abs(tr.eps_g[0, -1] / p.eps_p - 1) < 1e-6  # measured 1.1e-8
+    np.testing.assert_allclose(tr.v[0, -1], 1.0, atol=1e-4)  # measured 7e-6
+    np.testing.assert_allclose(p.eps_p, 0.0116108403, rtol=1e-8)  # the Saad-Solla value

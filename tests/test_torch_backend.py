@@ -14,7 +14,8 @@ import pytest
 torch = pytest.importorskip("torch")
 
 from twolayer import Config, alpha_grid, cli, simulate  # noqa: E402
-from twolayer.data import GivenInputs, init_weights  # noqa: E402
+from twolayer.data import GivenInputs  # noqa: E402
+from twolayer.state import init_weights  # noqa: E402
 from twolayer.data.inputs import GaussianInputs  # noqa: E402
 from twolayer.engines.reference import reference_step  # noqa: E402
 from twolayer.engines.torch_backend import _torch_seed, default_device, simulate_torch  # noqa: E402
@@ -79,7 +80,7 @@ def test_float64_with_label_noise_equals_reference_step():
     assert np.max(np.abs(J_clean - J_ref)) > 1e-3  # the noise entered
 
 
-def test_statistically_equal_to_compiled_engine():
+def test_statistically_equal_to_compiled_engine(monte_carlo):
     """16 seeds each, with their own random inputs: the mean eps_g of the two engines agree
     within 4 combined standard errors at every grid point."""
     cfg = Config(N=64, L=4, K=2, M=2, eta=0.5, sigma_J=0.3)
@@ -89,8 +90,7 @@ def test_statistically_equal_to_compiled_engine():
     b = simulate(cfg, alpha, seeds=seeds)
     assert not np.array_equal(a.eps_g, b.eps_g)  # different input streams
     se = np.sqrt(a.sem() ** 2 + b.sem() ** 2)
-    z = np.abs(a.mean() - b.mean()) / se
-    assert np.all(z < 4), (a.mean(), b.mean(), z)  # measured z <= 0.60
+    monte_carlo.estimate(a.mean(), se, b.mean(), "torch vs compiled mean eps_g")  # measured z <= 0.60
     assert b.mean()[-1] < 0.5 * b.mean()[0]  # learning happened over the grid
 
 

@@ -8,7 +8,8 @@ import pytest
 
 from twolayer import Config, alpha_grid, simulate, solve_ode
 from twolayer.analysis import fit_scaling_law
-from twolayer.data import DatasetInputs, GivenInputs, images as im, init_weights
+from twolayer.data import DatasetInputs, GivenInputs, images as im
+from twolayer.state import init_weights
 from twolayer.data.inputs import RowSource
 from twolayer.experiments import simulate_on_data
 from twolayer.problem.spectrum import coordinate_eigenvalues, eigenvalues, groups

@@ -11,7 +11,8 @@ import pytest
 
 from twolayer import (Budget, BudgetError, Config, DivergenceError, Trajectory, UserActivation, alpha_grid, eps_g,
                       simulate, solve_ode)
-from twolayer.data import GivenInputs, init_weights
+from twolayer.data import GivenInputs
+from twolayer.state import init_weights
 from twolayer.theory import linear, plateau
 from twolayer.theory.ode import initial_overlaps
 

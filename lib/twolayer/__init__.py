@@ -3,38 +3,43 @@
 Reference library of the book reproducing Worschech & Rosenow, "Analyzing Neural Scaling Laws in
 Two-Layer Networks with Power-Law Data Spectra" (ICLR 2025).  The public API:
 
-* ``Config`` -- one teacher-student setting (frozen, validated);
+* ``Config`` -- one teacher-student setting (frozen, validated); ``resolve(config)`` its
+  ``Setting`` (groups, rates, activation, readouts: what engines and theory use);
 * ``simulate(config, alpha, *, seeds, ...)`` -- online SGD, a ``Trajectory``;
 * ``solve_ode(config, alpha, *, seeds=None, init="sampled", ...)`` -- the block ODEs, a ``Trajectory``;
 * ``solve_hierarchy``, ``exact_curve``, ``small_eta_curve``, ``finite_n_curve`` -- the hierarchy
   form and the closed forms of the linear network, ``Trajectory`` too;
+* ``initial_state``, ``init_weights``, ``overlaps``, ``BlockState`` -- seeds, weights and the
+  order parameters per eigenvalue block;
 * ``eps_g``, ``stein_coefficients``, ``delta_delta`` -- the Gaussian averages;
 * ``sweep(grid, *, seeds, method, store, scheduler=None)`` -- parameter grids (``make_grid``) on Dask;
-* ``alpha_grid`` -- the log grid of whole SGD steps they share.
+* ``alpha_grid`` -- the log grid of whole SGD steps they share;
+* ``tl.book``, ``tl.plotting``, ``tl.report`` -- a chapter's preamble, figures and tables.
 
-The package is layered (enforced by the import-linter contract in ``pyproject.toml``):
-problem -> gaussian -> data -> engines | theory -> analysis -> experiments -> io -> sweep |
-plotting -> cli.
+The package is layered (enforced by the import-linter contract in ``pyproject.toml``, whose
+order this line states; a test holds them equal):
+problem -> gaussian -> state -> data -> engines | theory -> analysis -> experiments -> io ->
+sweeps | plotting | report -> cli | book
 """
 
-from . import analysis, data, engines, experiments, gaussian, problem, theory
+from . import analysis, data, engines, experiments, gaussian, problem, state, theory
 from ._version import __version__
-from .data.weights import init_weights, overlaps
 from .engines.sgd import simulate
 from .gaussian.averages import delta_delta, eps_g, readout_drift, stein_coefficients
 from .problem.config import Config, UserActivation
 from .problem.errors import BudgetError, DivergenceError, IntegrationError
 from .problem.resources import Budget
 from .problem.trajectory import Trajectory, alpha_grid
+from .state import BlockState, Setting, init_weights, initial_state, overlaps, resolve
 from .theory.hierarchy import solve_hierarchy
 from .theory.linear import exact_curve, finite_n_curve, small_eta_curve
 from .theory.ode import solve_ode
 
 __all__ = [
-    "analysis", "data", "engines", "experiments", "gaussian", "problem", "theory",
+    "analysis", "data", "engines", "experiments", "gaussian", "problem", "state", "theory",
     "Budget", "BudgetError", "Config", "DivergenceError", "IntegrationError", "Trajectory", "UserActivation",
-    "__version__", "alpha_grid", "delta_delta", "eps_g", "exact_curve", "finite_n_curve", "init_weights", "overlaps", "readout_drift",
-    "simulate", "small_eta_curve", "solve_hierarchy", "solve_ode", "stein_coefficients",
+    "BlockState", "Setting", "__version__", "alpha_grid", "delta_delta", "eps_g", "exact_curve", "finite_n_curve", "init_weights", "initial_state", "overlaps", "readout_drift",
+    "resolve", "simulate", "small_eta_curve", "solve_hierarchy", "solve_ode", "stein_coefficients",
 ]
 
 

@@ -107,7 +107,7 @@ def add_config_options(p: argparse.ArgumentParser, only=None, list_values: bool 
             p.add_argument(flag, dest=dest, default=None if default is None else str(default), metavar="V[,V...]",
                            help=help_ + " (comma-separated values span the grid)")
             continue
-        kind = int if f.name in ("N", "L", "K", "M", "trainable") else float
+        kind = int if f.name in Config.integer_fields() else float
         if f.metadata.get("choices"):
             p.add_argument(flag, dest=dest, choices=f.metadata["choices"], default=default, help=help_)
         else:
@@ -296,9 +296,7 @@ def cmd_run(args) -> int:
 
 
 def cmd_plateau(args) -> int:
-    N = args.L if args.N is None else args.N
-    cfg = Config(N=N, L=args.L, K=args.K, M=args.M, beta=args.beta, eta=args.eta, activation=args.activation,
-                 readout=args.readout, noise=args.noise)
+    cfg = config_from_args(args, N=args.L if args.N is None else args.N)
     pl = plateau(cfg, eta2=args.eta2, budget=_budget(args))
     Q, R, T = pl.overlaps(1)
     result = {"N": cfg.N, "L": cfg.L, "K": cfg.K, "M": cfg.M, "beta": cfg.beta, "eta": cfg.eta,
@@ -359,8 +357,7 @@ def main(argv=None) -> int:
     try:
         with warnings.catch_warnings():
             warnings.showwarning = _show_warning   # a warning is one line too
-            with np.errstate(all="ignore"):
-                return {"run": cmd_run, "plateau": cmd_plateau, "sweep": cmd_sweep}[args.command](args)
+            return {"run": cmd_run, "plateau": cmd_plateau, "sweep": cmd_sweep}[args.command](args)
     except (DivergenceError, IntegrationError) as e:
         return _fail(EXIT_DIVERGED, e)
     except ValueError as e:  # validation, budget, unreadable input

@@ -39,16 +39,27 @@ import numpy as np
 
 from ._version import __version__
 from .engines.sgd import simulate
-from .gaussian.activations import activation_of
-from .gaussian.averages import eps_g as eps_g_of
-from .io import atomic_write, load_spectrum, load_trajectory, trajectory_bytes, trajectory_from_bytes
-from .problem.checks import check_alpha, check_choice, check_float, check_int, check_seeds
+from .io import (
+    atomic_write,
+    load_spectrum,
+    load_trajectory,
+    trajectory_bytes,
+    trajectory_from_bytes,
+)
+from .problem.checks import (
+    check_alpha,
+    check_choice,
+    check_float,
+    check_int,
+    check_seeds,
+)
 from .problem.config import Config
 from .problem.errors import one_line
 from .problem.progress import make_progress
 from .problem.resources import Budget, check_budget, ode_estimate, sgd_estimate
 from .problem.spectrum import groups
 from .problem.trajectory import Trajectory, alpha_grid
+from .state.setting import resolve
 from .theory.ode import solve_ode
 
 __all__ = ["SweepResult", "Task", "connect", "grid_from_strings", "make_grid", "run_task", "sweep"]
@@ -93,7 +104,7 @@ def grid_from_strings(strings: dict, spectrum_file=None) -> list[Config]:
             raise ValueError(f"--{f.name}: no value")
         conv = []
         for x in items:
-            if f.name in ("N", "L", "K", "M", "trainable"):
+            if f.name in Config.integer_fields():
                 try:
                     conv.append(int(x))
                 except ValueError:
@@ -325,7 +336,6 @@ def sweep(grid, *, seeds=(0,), method: str = "sgd", store=None, scheduler=None, 
                 mem, secs = sgd_estimate(c.N, c.K, c.M, float(a[-1]) * c.N, len(a), 1)
             else:
                 mem, secs = ode_estimate(groups(c).size, c.K, c.M, len(a), 1, eta2=eta2)
-                secs *= 200
             check_budget(f"a sweep task ({m}, N={c.N}, K={c.K}, M={c.M}, L={c.L})", mem,
                          secs * len(seeds) * len(configs) / max(1, workers or (os.cpu_count() or 1)), budget)
             tasks.extend(Task(c, s, m, tuple(float(x) for x in a), settings) for s in seeds)
@@ -427,7 +437,7 @@ def _eps_g_mismatch(traj: Trajectory, config: Config) -> str | None:
         return "no second layer v for a trained readout"
     v = traj.v if config.train_readout else config.student_weights
     with np.errstate(all="ignore"):
-        ref = eps_g_of(traj.Q, traj.R, traj.T, activation_of(config), v, config.teacher_weights)
+        ref = resolve(config).eps_g(traj.Q, traj.R, traj.T, v)
         tol = EPS_G_RTOL * np.abs(ref) + EPS_G_ATOL * max(1.0, float(np.max(np.abs(ref))))
         bad = ~(np.abs(traj.eps_g - ref) <= tol)  # NaN is bad
     if not bad.any():

@@ -1,9 +1,26 @@
 """Analysis of learning curves: deviations, slopes and fits, plateau and escape detection,
 scaling-law fits.  Imports the layers below it (problem ... theory)."""
 
-from .curves import fit_exponential_rate, fit_slope, local_slope, log_deviation, loglog_fit, select, slope_window
-from .events import (CurvePlateau, asymmetry, escape_time, first_below, measure_plateau, paired_escape_times,
-                     plateau_entry, run_end, unstable_amplitude)
+from .curves import (
+                     fit_exponential_rate,
+                     fit_slope,
+                     local_slope,
+                     log_deviation,
+                     loglog_fit,
+                     select,
+                     slope_window,
+)
+from .events import (
+                     CurvePlateau,
+                     asymmetry,
+                     escape_time,
+                     first_below,
+                     measure_plateau,
+                     paired_escape_times,
+                     plateau_entry,
+                     run_end,
+                     unstable_amplitude,
+)
 from .scaling import default_fit_window, fit_beta, fit_scaling_law
 
 __all__ = ["CurvePlateau", "asymmetry", "default_fit_window", "escape_time", "first_below", "fit_beta",

@@ -1,20 +1,8 @@
-"""Data: seeded weights and their overlaps, input sources for the SGD engine, real images.
-Imports only ``twolayer.problem``."""
+"""Data: input sources for the SGD engine (fresh Gaussian inputs, given sequences, rows of a data
+set), the counter-based normal generator, and real images.  Imports ``twolayer.problem`` and
+``state`` (the seeds' streams)."""
 
 from . import images
 from .inputs import DatasetInputs, GaussianInputs, GivenInputs, normal_keys
-from .weights import (
-    STREAMS,
-    block_overlaps,
-    global_overlaps,
-    init_student,
-    init_teacher,
-    init_weights,
-    overlaps,
-    sampled_block_overlaps,
-    seed_stream,
-)
 
-__all__ = ["STREAMS", "DatasetInputs", "GaussianInputs", "GivenInputs", "block_overlaps",
-           "global_overlaps", "images", "init_student", "init_teacher", "init_weights", "normal_keys",
-           "overlaps", "sampled_block_overlaps", "seed_stream"]
+__all__ = ["DatasetInputs", "GaussianInputs", "GivenInputs", "images", "normal_keys"]

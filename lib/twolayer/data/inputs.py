@@ -24,8 +24,8 @@ import numpy as np
 from ..problem.checks import check_int
 from ..problem.config import Config
 from ..problem.spectrum import coordinate_eigenvalues
+from ..state.weights import seed_stream
 from . import rng as fastrng
-from .weights import seed_stream
 
 __all__ = ["DatasetInputs", "GaussianInputs", "GivenInputs", "GaussianSource", "RowSource", "normal_keys"]
 

@@ -103,8 +103,7 @@ def fill_normal(out, key, counter, key2, counter2, kn, wn, fn, words, miss):
 
     Three passes: the hashes alone (a vectorised loop; with the table lookups in the same loop
     the compiler does not vectorise it, as it will not use gathers on some CPUs), the table
-    lookups, the misses.  The draws do not depend on the split (1.6 ns instead of 2.3 ns per draw
-    measured on this project's 2-core AMD EPYC)."""
+    lookups, the misses.  The draws do not depend on the split (timings: ``benchmarks/README.md``)."""
     n = out.shape[0]
     for i in range(n):
         words[i] = _mix(key, counter + np.uint64(i))

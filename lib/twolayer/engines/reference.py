@@ -17,10 +17,8 @@ from __future__ import annotations
 
 import math
 
-import numpy as np
-
-from ..gaussian.activations import activation_of
 from ..problem.config import Config
+from ..state.setting import resolve
 
 __all__ = ["reference_step"]
 
@@ -30,7 +28,7 @@ def reference_step(J, B, x, config: Config, v=None, xi: float = 0.0):
 
     ``v`` defaults to the config's student weights (a fresh array); ``xi`` is the standard
     normal label-noise draw of this step (multiplied by ``config.noise``)."""
-    act = activation_of(config)
+    act = resolve(config).activation
     N = J.shape[1]
     v = config.student_weights if v is None else v
     vT = config.teacher_weights

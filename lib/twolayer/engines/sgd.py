@@ -32,23 +32,21 @@ import numpy as np
 
 from ..data import rng as fastrng
 from ..data.inputs import GaussianInputs, GaussianSource, RowSource, normal_keys
-from ..data.weights import check_weights_shape, init_weights, overlaps
-from ..gaussian.activations import activation_of
-from ..gaussian.averages import eps_g as eps_g_of
-from ..problem.checks import check_alpha, check_bool, check_int, check_seeds
+from ..gaussian.activations import dg_of, g_of
+from ..problem.checks import check_bool, check_int, check_seeds, check_steps
 from ..problem.config import Config
 from ..problem.divergence import check_curve, diverged
 from ..problem.progress import make_progress
 from ..problem.resources import Budget, check_budget, sgd_estimate
 from ..problem.spectrum import coordinate_eigenvalues
 from ..problem.trajectory import Trajectory
+from ..state.setting import resolve
+from ..state.weights import check_weights_shape, init_weights, overlaps
 from .reference import reference_step
 
 __all__ = ["simulate"]
 
 _FM = {"reassoc", "contract", "nsz", "arcp"}
-_INV_SQRT2 = 1.0 / math.sqrt(2.0)
-_SQRT_2_OVER_PI = math.sqrt(2.0 / math.pi)
 
 #: Early stops inside a chunk (relative to the start of the run); the rule itself, on eps_g at
 #: the grid points, is ``twolayer.problem.divergence``.
@@ -62,29 +60,6 @@ CHUNK_SECONDS = 0.05
 # ---------------------------------------------------------------------------------------------
 # compiled kernels
 # ---------------------------------------------------------------------------------------------
-@nb.njit(inline="always")
-def _g(h, act):
-    if act == 1:
-        return math.erf(h * _INV_SQRT2)
-    if act == 2:
-        return h if h > 0.0 else 0.0
-    if act == 3:
-        return math.tanh(h)
-    return h
-
-
-@nb.njit(inline="always")
-def _dg(h, act):
-    if act == 1:
-        return _SQRT_2_OVER_PI * math.exp(-0.5 * h * h)
-    if act == 2:
-        return 1.0 if h > 0.0 else 0.0
-    if act == 3:
-        t = math.tanh(h)
-        return 1.0 - t * t
-    return 1.0
-
-
 @nb.njit(inline="always", fastmath=_FM)
 def _step(J, B, v, vT, x, hs, gs, eta_n, inv_sqrt_n, act, n_train, eta_v_n, xi):
     """One step (see ``reference.reference_step``); returns the output error y - sigma."""
@@ -95,18 +70,18 @@ def _step(J, B, v, vT, x, hs, gs, eta_n, inv_sqrt_n, act, n_train, eta_v_n, xi):
         acc = 0.0
         for c in range(N):
             acc += B[m, c] * x[c]
-        y += vT[m] * _g(acc * inv_sqrt_n, act)
+        y += vT[m] * g_of(acc * inv_sqrt_n, act)
     sig = 0.0
     for k in range(K):
         acc = 0.0
         for c in range(N):
             acc += J[k, c] * x[c]
         hs[k] = acc * inv_sqrt_n
-        gs[k] = _g(hs[k], act)
+        gs[k] = g_of(hs[k], act)
         sig += v[k] * gs[k]
     err = y - sig
     for k in range(K):
-        coef = eta_n * v[k] * _dg(hs[k], act) * err
+        coef = eta_n * v[k] * dg_of(hs[k], act) * err
         for c in range(n_train):
             J[k, c] += coef * x[c]
     if eta_v_n != 0.0:
@@ -204,7 +179,8 @@ class _Cancelled(Exception):
 
 def _run_seed(config: Config, seed: int, steps: np.ndarray, spec, weights, record_weights: bool,
               cancel: threading.Event, tick) -> dict:
-    act = activation_of(config)
+    setting = resolve(config)
+    act = setting.activation
     if weights is None:
         J, B = init_weights(config, seed)
     else:
@@ -222,7 +198,7 @@ def _run_seed(config: Config, seed: int, steps: np.ndarray, spec, weights, recor
     vs = np.empty((P, K))
     Js = np.empty((P, K, N)) if record_weights else None
     Q0, R0, T0 = overlaps(J, B, lam)
-    eps0 = float(eps_g_of(Q0, R0, T0, act, v, vT))
+    eps0 = float(setting.eps_g(Q0, R0, T0, v))
     scale_err = max(1.0, 2.0 * eps0)
     lim2 = ERR2_GROWTH * scale_err
     wlim = WEIGHT_GROWTH * max(1.0, float(np.abs(J).max(initial=0.0)), float(np.abs(B).max(initial=0.0)))
@@ -254,12 +230,12 @@ def _run_seed(config: Config, seed: int, steps: np.ndarray, spec, weights, recor
                     n_done = n
             elif isinstance(src, GaussianSource):
                 st = np.array([src.keys[0], src.counters[0], src.keys[1], src.counters[1]], dtype=np.uint64)
-                n_done, status = _run_gaussian(J, B, v, vT, src.sqrt_lam, n, config.eta, config.eta_v, act.code,
+                n_done, status = _run_gaussian(J, B, v, vT, src.sqrt_lam, n, config.eta, config.eta_v, int(act.code),
                                                config.n_trainable, st, config.noise, noise_state, lim2, wlim, N, done)
                 src.counters = (int(st[1]), int(st[3]))
             elif isinstance(src, RowSource):
                 idx = src.indices(n)
-                n_done, status = _run_rows(J, B, v, vT, src.X, idx, config.eta, config.eta_v, act.code,
+                n_done, status = _run_rows(J, B, v, vT, src.X, idx, config.eta, config.eta_v, int(act.code),
                                            config.n_trainable, config.noise, noise_state, lim2, wlim, N, done)
             else:  # pragma: no cover - sources are made by the specs of twolayer.data.inputs
                 raise TypeError(f"unknown input source {type(src).__name__}")
@@ -274,8 +250,8 @@ def _run_seed(config: Config, seed: int, steps: np.ndarray, spec, weights, recor
             Js[p] = J
         if not (np.all(np.isfinite(J)) and np.all(np.isfinite(v))):
             raise diverged("SGD", config.eta, target / N, "non-finite weights")
-        check_curve("SGD", config.eta, [target / N], [float(eps_g_of(Qs[p], Rs[p], Ts[p], act, v, vT))], eps0)
-    eps = eps_g_of(Qs, Rs, Ts, act, vs if config.train_readout else v, vT)
+        check_curve("SGD", config.eta, [target / N], [float(setting.eps_g(Qs[p], Rs[p], Ts[p], v))], eps0)
+    eps = setting.eps_g(Qs, Rs, Ts, vs if config.train_readout else v)
     return dict(eps=eps, Q=Qs, R=Rs, T=Ts, v=vs, J=Js, B=B)
 
 
@@ -327,16 +303,9 @@ def simulate(config: Config, alpha, *, seeds=(0,), inputs=None, weights=None, wo
         raise ValueError("device and dtype apply to backend='torch' only")
     if not isinstance(config, Config):
         raise ValueError(f"config must be a Config, got {type(config).__name__}")
-    alpha = check_alpha(alpha)
+    alpha, steps = check_steps(alpha, config.N)
     seeds = check_seeds(seeds)
     record_weights = check_bool("record_weights", record_weights)
-    steps_f = alpha * config.N
-    steps = np.round(steps_f)
-    if np.any(np.abs(steps_f - steps) > 1e-6 * np.maximum(1.0, steps_f)) or steps[0] < 1:
-        raise ValueError("alpha must be whole numbers of steps divided by N (use alpha_grid), each >= 1/N")
-    if steps[-1] > 2**53:
-        raise ValueError(f"alpha must be <= 2^53 / N = {2**53 / config.N:.3g}, got {alpha[-1]:g}")
-    steps = steps.astype(np.int64)
     cores = os.cpu_count() or 1
     workers = min(len(seeds), cores) if workers is None else check_int("workers", workers, 1, 1024)
     spec = GaussianInputs() if inputs is None else inputs
@@ -350,7 +319,7 @@ def simulate(config: Config, alpha, *, seeds=(0,), inputs=None, weights=None, wo
                              len(seeds), min(workers, len(seeds)), record_weights)
     check_budget(f"SGD with N={config.N}, K={config.K}, M={config.M} to alpha={alpha[-1]:g} for "
                  f"{len(seeds)} seeds", mem, secs, budget)
-    if activation_of(config).code < 0:
+    if resolve(config).activation.code < 0:
         workers = 1  # the NumPy step holds the GIL
     bar = make_progress(progress, float(alpha[-1]) * len(seeds), "sgd")
     lock = threading.Lock()

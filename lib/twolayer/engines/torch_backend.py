@@ -6,7 +6,7 @@ Same science as the compiled engine (``twolayer.engines.sgd``): the same initial
 layers, label noise, N_l), the same record of Q, R, T and eps_g at every grid point (computed in
 float64 with the library's fixed-order overlap sums), and the same divergence checks.  Its random
 inputs differ: they come from one ``torch.Generator`` per seed, seeded from that seed's "torch"
-stream (``twolayer.data.weights.STREAMS``), not from the compiled engine's counter-based
+stream (``twolayer.state.weights.STREAMS``), not from the compiled engine's counter-based
 generator, so its runs agree with the compiled engine's statistically, not draw by draw
 (``tests/test_torch_backend.py`` checks both: equal to the NumPy reference step on identical
 inputs, statistically equal to the compiled engine with its own inputs).
@@ -23,45 +23,24 @@ import numpy as np
 import torch
 
 from ..data.inputs import GaussianInputs, GivenInputs
-from ..data.weights import check_weights_shape, init_weights, overlaps, seed_stream
-from ..gaussian.activations import activation_of
 from ..gaussian.averages import eps_g as eps_g_of
-from ..problem.checks import check_alpha, check_choice, check_seeds
+from ..problem.checks import check_choice, check_seeds, check_steps
 from ..problem.config import Config
 from ..problem.divergence import check_curve, diverged
 from ..problem.progress import make_progress
 from ..problem.resources import Budget, check_budget, sgd_estimate
 from ..problem.spectrum import coordinate_eigenvalues
 from ..problem.trajectory import Trajectory
+from ..state.setting import resolve
+from ..state.weights import init_weights, overlaps, seed_stream
 
 __all__ = ["default_device", "simulate_torch"]
 
-_SQRT_2_OVER_PI = math.sqrt(2.0 / math.pi)
 
 
 def default_device() -> str:
     """``"cuda"`` when a GPU is available to PyTorch, else ``"cpu"``."""
     return "cuda" if torch.cuda.is_available() else "cpu"
-
-
-def _g(h, code):
-    if code == 1:
-        return torch.erf(h / math.sqrt(2.0))
-    if code == 2:
-        return torch.relu(h)
-    if code == 3:
-        return torch.tanh(h)
-    return h
-
-
-def _dg(h, code):
-    if code == 1:
-        return _SQRT_2_OVER_PI * torch.exp(-0.5 * h * h)
-    if code == 2:
-        return (h > 0).to(h.dtype)
-    if code == 3:
-        return 1.0 - torch.tanh(h) ** 2
-    return torch.ones_like(h)
 
 
 def _torch_seed(seed: int) -> int:
@@ -85,16 +64,12 @@ def simulate_torch(config: Config, alpha, *, seeds=(0,), inputs=None, device=Non
     """
     if not isinstance(config, Config):
         raise ValueError(f"config must be a Config, got {type(config).__name__}")
-    act = activation_of(config)
+    act = resolve(config).activation
     if act.code < 0:
         raise ValueError("the torch backend runs the built-in activations (linear, erf, relu, tanh)")
-    alpha = check_alpha(alpha)
+    alpha, steps = check_steps(alpha, config.N)
     seeds = check_seeds(seeds)
     dtype = check_choice("dtype", dtype, ("float64", "float32"))
-    steps = np.round(alpha * config.N)
-    if np.any(np.abs(alpha * config.N - steps) > 1e-6 * np.maximum(1.0, steps)) or steps[0] < 1:
-        raise ValueError("alpha must be whole numbers of steps divided by N (use alpha_grid), each >= 1/N")
-    steps = steps.astype(np.int64)
     if inputs is not None and not isinstance(inputs, (GivenInputs, GaussianInputs)):
         raise ValueError("inputs must be None, GaussianInputs() or GivenInputs(X) for the torch backend")
     given = inputs.X if isinstance(inputs, GivenInputs) else None
@@ -146,11 +121,11 @@ def simulate_torch(config: Config, alpha, *, seeds=(0,), inputs=None, device=Non
                         x = xs[k]                                           # (S, N)
                         h = torch.einsum("skn,sn->sk", J, x) * inv          # (S, K)
                         rho = torch.einsum("smn,sn->sm", B, x) * inv        # (S, M)
-                        gh = _g(h, act.code)
-                        err = _g(rho, act.code) @ vT - (v * gh).sum(-1)     # (S,)
+                        gh = act.torch_g(h)
+                        err = act.torch_g(rho) @ vT - (v * gh).sum(-1)     # (S,)
                         if config.noise:
                             err = err + xi[k]
-                        coef = eta_n * v * _dg(h, act.code) * err[:, None]  # (S, K)
+                        coef = eta_n * v * act.torch_dg(h) * err[:, None]  # (S, K)
                         J[:, :, :n_tr] += coef[:, :, None] * x[:, None, :n_tr]
                         if eta_v:
                             v += eta_v * gh * err[:, None]

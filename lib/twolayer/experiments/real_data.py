@@ -17,9 +17,9 @@ import numpy as np
 from ..data.images import PatchDataset
 from ..data.inputs import DatasetInputs
 from ..engines.sgd import simulate
-from ..gaussian.activations import activation_of
 from ..problem.config import Config
 from ..problem.trajectory import Trajectory
+from ..state.setting import resolve
 
 __all__ = ["held_out_error", "simulate_on_data"]
 
@@ -33,7 +33,7 @@ def held_out_error(traj: Trajectory, X_test) -> np.ndarray:
     cfg = traj.config
     if X.ndim != 2 or X.shape[1] != cfg.N or X.shape[0] < 1:
         raise ValueError(f"X_test must have shape (n >= 1, {cfg.N}), got {X.shape}")
-    act = activation_of(cfg)
+    act = resolve(cfg).activation
     J, B = traj.info["J"], traj.info["B"]
     vT = cfg.teacher_weights
     out = np.empty(traj.eps_g.shape)

@@ -28,7 +28,9 @@ Everything else (tanh, user activations) is integrated numerically
 from __future__ import annotations
 
 import math
+from enum import IntEnum
 
+import numba as nb
 import numpy as np
 from scipy.special import erf as _erf
 
@@ -36,11 +38,12 @@ from ..problem.config import ACTIVATIONS, UserActivation
 from .quadrature import joint_qmc, pair_expectation, pair_moments
 from .relu import relu_delta_moments
 
-__all__ = ["Activation", "ERF", "LINEAR", "RELU", "TANH", "activation_of", "erf_i4"]
+__all__ = ["ERF", "LINEAR", "RELU", "TANH", "Activation", "Code", "activation_of", "dg_of", "erf_i4", "g_of"]
 
 _2PI = 2.0 / math.pi
 _SQRT2 = math.sqrt(2.0)
 _SQRT_2_OVER_PI = math.sqrt(2.0 / math.pi)
+_INV_SQRT2 = 1.0 / math.sqrt(2.0)
 
 
 def erf_i4(c11, c22, c33, c44, c12, c13, c14, c23, c24, c34):
@@ -53,14 +56,54 @@ def erf_i4(c11, c22, c33, c44, c12, c13, c14, c23, c24, c34):
     return (4.0 / math.pi**2) / np.sqrt(lam4) * np.arcsin(arg)
 
 
-class Activation:
-    """An activation with its Gaussian averages (use ``activation_of``).
+class Code(IntEnum):
+    """How the compiled engines (numba: ``twolayer.gaussian.compiled``) know an activation; a
+    user activation runs through NumPy."""
 
-    ``code`` identifies the built-in activations in the compiled engines (0 linear, 1 erf,
-    2 relu, 3 tanh; -1 for a user activation, which runs through NumPy)."""
+    USER = -1
+    LINEAR = 0
+    ERF = 1
+    RELU = 2
+    TANH = 3
+
+
+# plain ints: numba freezes them as constants of the kernels
+_LINEAR, _ERF, _RELU, _TANH = int(Code.LINEAR), int(Code.ERF), int(Code.RELU), int(Code.TANH)
+
+
+@nb.njit(inline="always")
+def g_of(h, code):
+    """g(h) of the built-in activation ``code`` (an int of ``Code``)."""
+    if code == _ERF:
+        return math.erf(h * _INV_SQRT2)
+    if code == _RELU:
+        return h if h > 0.0 else 0.0
+    if code == _TANH:
+        return math.tanh(h)
+    return h
+
+
+@nb.njit(inline="always")
+def dg_of(h, code):
+    """g'(h) of the built-in activation ``code``."""
+    if code == _ERF:
+        return _SQRT_2_OVER_PI * math.exp(-0.5 * h * h)
+    if code == _RELU:
+        return 1.0 if h > 0.0 else 0.0
+    if code == _TANH:
+        t = math.tanh(h)
+        return 1.0 - t * t
+    return 1.0
+
+
+class Activation:
+    """An activation g: pointwise g, g', g'' (NumPy, and ``torch_g``, ``torch_dg`` for the PyTorch
+    backend), its Gaussian averages, and its ``code`` for the compiled kernels.  A built-in
+    activation is added here (a subclass, a ``Code``, its lines in ``g_of`` and ``dg_of``) and
+    named in ``twolayer.problem.config.ACTIVATIONS``."""
 
     name: str = ""
-    code: int = -1
+    code: Code = Code.USER
     closed_pairs: bool = False
     #: Whether g'' is an ordinary function, square-integrable under a Gaussian (g in W^{2,2}):
     #: then, by Price's theorem (d E[f1(a) f2(b)] / d cab = E[f1'(a) f2'(b)]), the averages
@@ -100,6 +143,14 @@ class Activation:
         """(g(x), g'(x), g''(x)); an activation can compute them together."""
         return self.g(x), self.dg(x), self.d2g(x)
 
+    def torch_g(self, h):
+        """g on a torch tensor (the PyTorch backend; built-in activations only)."""
+        raise ValueError(f"the torch backend runs the built-in activations {ACTIVATIONS}, not {self.name!r}")
+
+    def torch_dg(self, h):
+        """g' on a torch tensor."""
+        raise ValueError(f"the torch backend runs the built-in activations {ACTIVATIONS}, not {self.name!r}")
+
     def pair_averages(self, caa, cbb, cab):
         """(I2, J2, H2) on the same covariances: the closed forms, or one quadrature for the
         three (``quadrature.pair_moments``: the same numbers as ``gg``, ``dgdg``, ``d2gg``)."""
@@ -123,8 +174,18 @@ class Activation:
 
 
 class _Erf(Activation):
-    name, code, closed_pairs = "erf", 1, True
+    name, code, closed_pairs = "erf", Code.ERF, True
     smooth = True
+
+    def torch_g(self, h):
+        import torch
+
+        return torch.erf(h / _SQRT2)
+
+    def torch_dg(self, h):
+        import torch
+
+        return _SQRT_2_OVER_PI * torch.exp(-0.5 * h * h)
 
     def g(self, x):
         return _erf(np.asarray(x, dtype=np.float64) / _SQRT2)
@@ -161,8 +222,16 @@ class _Erf(Activation):
 
 
 class _Linear(Activation):
-    name, code, closed_pairs = "linear", 0, True
+    name, code, closed_pairs = "linear", Code.LINEAR, True
     smooth = True
+
+    def torch_g(self, h):
+        return h
+
+    def torch_dg(self, h):
+        import torch
+
+        return torch.ones_like(h)
 
     def g(self, x):
         return np.asarray(x, dtype=np.float64) * 1.0
@@ -188,8 +257,16 @@ class _Linear(Activation):
 
 
 class _Relu(Activation):
-    name, code, closed_pairs = "relu", 2, True
+    name, code, closed_pairs = "relu", Code.RELU, True
     smooth = False
+
+    def torch_g(self, h):
+        import torch
+
+        return torch.relu(h)
+
+    def torch_dg(self, h):
+        return (h > 0).to(h.dtype)
 
     def g(self, x):
         return np.maximum(np.asarray(x, dtype=np.float64), 0.0)
@@ -229,14 +306,24 @@ class _Relu(Activation):
 
     def delta_moments(self, C, K, w):
         """Exact reduction to closed forms and one smooth 1-d integral per four-point average
-        (``twolayer.gaussian.relu``); no quasi-Monte Carlo (whose error, for ReLU's
-        discontinuous g', was 0.1-4 %)."""
+        (``twolayer.gaussian.relu``): no quasi-Monte Carlo, whose error is large for a
+        discontinuous g'."""
         return relu_delta_moments(C, K, w)
 
 
 class _Tanh(Activation):
-    name, code = "tanh", 3
+    name, code = "tanh", Code.TANH
     smooth = True
+
+    def torch_g(self, h):
+        import torch
+
+        return torch.tanh(h)
+
+    def torch_dg(self, h):
+        import torch
+
+        return 1.0 - torch.tanh(h) ** 2
 
     def g(self, x):
         return np.tanh(np.asarray(x, dtype=np.float64))
@@ -255,7 +342,7 @@ class _Tanh(Activation):
 
 
 class _User(Activation):
-    code = -1
+    code = Code.USER
 
     def __init__(self, spec: UserActivation):
         self.spec = spec

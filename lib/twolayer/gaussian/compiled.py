@@ -1,5 +1,6 @@
 """Compiled (numba) Gaussian averages of the built-in erf and linear activations, for the ODE
-integrator's inner loop.
+integrator's inner loop.  Activations are known here by their ``Code``
+(``twolayer.gaussian.activations``, which also holds the compiled pointwise g and g').
 
 Same formulas as ``twolayer.gaussian.activations`` / ``averages`` (chapter "Order-parameter
 dynamics", Eqs. {eq}`eq-dyn-stein`, {eq}`eq-dyn-block`), written as plain loops without fast-math
@@ -14,19 +15,23 @@ import math
 import numba as nb
 import numpy as np
 
+from .activations import Code
+
 __all__ = ["COMPILED_CODES", "coefficients", "delta_delta"]
 
-#: Activation codes with compiled averages: 0 = linear, 1 = erf.
-COMPILED_CODES = (0, 1)
+#: Activations with compiled Gaussian averages.
+COMPILED_CODES = (Code.LINEAR, Code.ERF)
 
 _2PI = 2.0 / math.pi
 _4PI2 = 4.0 / math.pi**2
+# a plain int: numba freezes it as a constant of the kernels
+_LINEAR = int(Code.LINEAR)
 
 
 @nb.njit(cache=True, nogil=True)
 def _pair(code, kind, caa, cbb, cab):
     """kind 0: E[g g]; 1: E[g' g']; 2: E[g'' g]."""
-    if code == 0:
+    if code == _LINEAR:
         if kind == 0:
             return cab
         if kind == 1:
@@ -114,7 +119,7 @@ def delta_delta(code, Q, R, T, v, vT, noise2, E, chunk, nchunks):
                 C[a, b] = R[b, a - K]
             else:
                 C[a, b] = T[a - K, b - K]
-    if code == 0:
+    if code == _LINEAR:
         s = 0.0
         for a in range(P):
             for b in range(P):

@@ -41,10 +41,8 @@ measured on random K = M = 3 covariances, plain and with students nearly or exac
 each other, to a teacher and in the teachers' span): NODES = 32 against 400 nodes <= 3e-7, REG =
 1e-10 against 1e-12 <= 5e-6 (near-singular), ~1e-10 otherwise; exact special cases (independent
 variables, equicorrelation) to 1e-15; against 1.6e7-sample Monte Carlo within its statistical
-error (``tests/test_relu.py``), where the quasi-Monte Carlo average used before was off by
-0.1-1 % (up to 4 % at K = M = 16).  Cost: compiled, ~5 us per combination (i <= j, a <= b):
-K = M = 4: 1.3 ms per call (the quasi-Monte Carlo: 20 ms), K = M = 16: 0.33 s (0.08 s); it
-grows like K^2 (K + M)^2.
+error (``tests/test_relu.py``).  Cost: compiled, one smooth integral per combination
+(i <= j, a <= b): it grows like K^2 (K + M)^2 (timings: ``benchmarks/README.md``).
 """
 
 from __future__ import annotations

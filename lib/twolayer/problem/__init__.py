@@ -3,11 +3,26 @@
 The bottom layer of the package; it imports nothing else from ``twolayer``.
 """
 
-from .checks import check_alpha, check_bool, check_choice, check_float, check_int, check_seed, check_seeds
+from .checks import (
+    check_alpha,
+    check_bool,
+    check_choice,
+    check_float,
+    check_int,
+    check_seed,
+    check_seeds,
+)
 from .config import ACTIVATIONS, READOUTS, TEACHERS, Config, UserActivation
 from .errors import BudgetError, DivergenceError, IntegrationError
 from .resources import Budget, check_budget
-from .spectrum import Groups, coordinate_eigenvalues, eigenvalues, groups, lambda_plus, make_groups
+from .spectrum import (
+    Groups,
+    coordinate_eigenvalues,
+    eigenvalues,
+    groups,
+    lambda_plus,
+    make_groups,
+)
 from .trajectory import Trajectory, alpha_grid
 
 __all__ = [

@@ -143,3 +143,17 @@ def check_alpha(alpha, name: str = "alpha", *, allow_zero: bool = False) -> np.n
     if np.any(np.diff(a) <= 0):
         raise ValueError(f"{name} must be strictly increasing")
     return a
+
+
+def check_steps(alpha, N: int) -> tuple[np.ndarray, np.ndarray]:
+    """(alpha, steps): a grid of ``check_alpha`` that is whole numbers of SGD steps divided by N
+    (``alpha_grid`` makes such grids), each at least one step and at most 2^53 steps; ``steps``
+    the int64 step counts alpha N."""
+    a = check_alpha(alpha)
+    steps_f = a * N
+    steps = np.round(steps_f)
+    if np.any(np.abs(steps_f - steps) > 1e-6 * np.maximum(1.0, steps_f)) or steps[0] < 1:
+        raise ValueError("alpha must be whole numbers of steps divided by N (use alpha_grid), each >= 1/N")
+    if steps[-1] > 2**53:
+        raise ValueError(f"alpha must be <= 2^53 / N = {2**53 / N:.3g}, got {a[-1]:g}")
+    return a, steps.astype(np.int64)

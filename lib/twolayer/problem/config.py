@@ -190,14 +190,14 @@ class Config:
 
     @property
     def student_weights(self) -> np.ndarray:
-        """Initial student second-layer weights v (K,): ``student_readout`` or 1 / K^{-1/2}."""
+        """Initial student second-layer weights v (K,): ``student_readout``, or 1 (sum) or K^{-1/2} (sqrt)."""
         if self.student_readout is not None:
             return np.array(self.student_readout, dtype=np.float64)
         return np.full(self.K, 1.0 if self.readout == "sum" else 1.0 / math.sqrt(self.K))
 
     @property
     def teacher_weights(self) -> np.ndarray:
-        """Teacher second-layer weights v* (M,): ``teacher_readout`` or 1 / M^{-1/2}."""
+        """Teacher second-layer weights v* (M,): ``teacher_readout``, or 1 (sum) or M^{-1/2} (sqrt)."""
         if self.teacher_readout is not None:
             return np.array(self.teacher_readout, dtype=np.float64)
         return np.full(self.M, 1.0 if self.readout == "sum" else 1.0 / math.sqrt(self.M))
@@ -243,3 +243,8 @@ class Config:
     @classmethod
     def field_names(cls) -> tuple[str, ...]:
         return tuple(f.name for f in fields(cls))
+
+    @classmethod
+    def integer_fields(cls) -> tuple[str, ...]:
+        """The fields that hold whole numbers (read from their annotations: ``int``, ``int | None``)."""
+        return tuple(f.name for f in fields(cls) if str(f.type).split("|")[0].strip() == "int")

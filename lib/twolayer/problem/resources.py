@@ -79,12 +79,16 @@ def sgd_estimate(N: int, K: int, M: int, steps_total: float, points: int, seeds:
     return mem, steps_total * step_seconds / max(1, workers)
 
 
+#: Integration steps of a typical block-ODE curve (the step grows with alpha: about log(alpha)).
+ODE_STEPS = 200
+
+
 def ode_estimate(G: int, K: int, M: int, points: int, seeds: int, keep_blocks: bool = False,
                  eta2: bool = True) -> tuple[float, float]:
-    """(bytes, seconds per integration step) of the block ODE with G groups."""
+    """(bytes, seconds) of the block ODE with G groups: ``seeds`` curves of ``ODE_STEPS`` steps."""
     per_group = (K * K + K * M) * 8.0
     mem = (40 * G * per_group + 2 * G * M * M * 8.0 + seeds * points * (K * K + K * M + M * M + K + 1) * 8.0
            + (seeds * points * G * per_group if keep_blocks else 0.0) + 64e6)
     coef = 5 * (K * K * (K + M) ** 2 if eta2 else K * (K + M)) * 30e-9
     step = 6 * G * (4 * K * K * (K + M) + 2 * K**3) * 2e-9 + coef + 50e-6
-    return mem, step
+    return mem, step * ODE_STEPS * seeds

@@ -191,7 +191,6 @@ def _rot_r(V, x, out, g0, g1):
 def _rot_q(V, x, out, tmp, g0, g1):
     """out = V^T x V per group."""
     K = x.shape[0]
-    G = x.shape[2]
     for k in range(K):
         for b in range(K):
             for g in range(g0, g1):
@@ -309,7 +308,6 @@ def factors(s, mu, h, ea, p1a, p2a, fk, chunk, nchunks):
 def _sym_add(s, X, qn, g0, g1):
     """qn += s (X + X^T) per group."""
     K = X.shape[0]
-    G = X.shape[2]
     for a in range(K):
         for b in range(K):
             for g in range(g0, g1):
@@ -384,18 +382,6 @@ def predict(q, r, t, s, sef, V, Gt, Et, h, qa_out, ra_out, rt, a0, qt, e0, X, tm
             for g in range(g0, g1):
                 e0[a, b, g] = sef[g] * c
     _flow0(s, Gt, h, rt, qt, a0, e0, ea, p1a, fk, ra_out, qa_out, X, g0, g1)
-
-
-@nb.njit(cache=True, nogil=True, error_model="numpy")
-def predictor(q, r, t, s, sef, V, mu, Gt, Et, h, q_out, r_out,
-              rt, a0, a1, rn, qt, e0, e1, qn, X, tmp, ea, p1a, p2a, d):
-    """``predict`` with the step's factors computed here (``Work.arrays()`` as work space; for
-    checks of a single frozen flow)."""
-    K, M, G = r.shape
-    fk = np.empty((6, K, K, G))
-    factors(s, mu, h, ea, p1a, p2a, fk, 0, 1)
-    predict(q, r, t, s, sef, V, Gt, Et, h, qn, rn, rt, a0, qt, e0, X, tmp, ea, p1a, fk, 0, 1)
-    finish(V, qn, rn, q, r, s, q_out, r_out, tmp, 0, 1)
 
 
 @nb.njit(cache=True, inline="always", error_model="numpy")

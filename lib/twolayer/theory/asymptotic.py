@@ -23,17 +23,15 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..data.weights import global_overlaps, init_weights, overlaps
-from ..gaussian.activations import activation_of
-from ..gaussian.averages import delta_delta, stein_coefficients
+from ..gaussian.averages import delta_delta
 from ..problem.checks import check_alpha, check_float, check_int, check_seed
 from ..problem.config import Config
 from ..problem.spectrum import coordinate_eigenvalues, groups
+from ..state.blocks import global_overlaps, pack, unpack
+from ..state.setting import Setting, resolve
+from ..state.weights import init_weights, initial_state, overlaps
 from . import spectral
-from .ode import initial_overlaps
 from .plateau import jacobian_matrix
-from .plateau import pack as pack_qr
-from .plateau import unpack as unpack_qr
 
 __all__ = [
     "RelaxationRates",
@@ -51,9 +49,9 @@ __all__ = [
 ]
 
 
-def _check(config: Config):
-    if not isinstance(config, Config):
-        raise ValueError(f"config must be a Config, got {type(config).__name__}")
+def _check(config) -> Setting:
+    st = resolve(config)
+    config = st.config
     if config.activation == "linear":
         raise ValueError("activation must be nonlinear for the specialised fixed point")
     if config.K != config.M:
@@ -62,35 +60,34 @@ def _check(config: Config):
         raise ValueError("trainable must be None (all directions trained) for the specialised point")
     if not config.uniform_readout:
         raise ValueError("the specialised point is written for fixed, uniform second layers")
+    return st
 
 
 def specialised_point(config: Config, init="sampled", seed: int = 0):
     """Block overlaps (q, r, t) of the specialised fixed point J = B: q^g = r^g = t^g
     (Eq. {eq}`eq-asy-fp`), with the teacher of ``init`` (the seed's, or t^g = f_g I)."""
     _check(config)
-    t = initial_overlaps(config, init, seed).t
+    t = initial_state(config, init, seed).t
     return t.copy(), t.copy(), t
 
 
 def fixed_point_P(config: Config, init="sampled", seed: int = 0) -> np.ndarray:
     """P = G_rho = -G_h = E[g'(rho_i) g'(rho_j)] at the specialised point (K x K)."""
-    q, r, t = specialised_point(config, init, seed)
-    Q, R, T = global_overlaps(q, r, t, groups(config).lam)
-    return stein_coefficients(Q, R, T, config, config.student_weights, config.teacher_weights)[1]
+    st = resolve(config)
+    q, r, t = specialised_point(st, init, seed)
+    return st.stein(*global_overlaps(q, r, t, st.lam))[1]
 
 
 def _pack_wd(w, d):
-    iu = np.triu_indices(w.shape[-1])
-    return np.concatenate([w[:, iu[0], iu[1]].ravel(), d.ravel()])
+    """x = (every group's upper triangle of w, then every d^g): ``pack`` per group, w block first."""
+    n = w.shape[-1] * (w.shape[-1] + 1) // 2
+    x = pack(w, d)
+    return np.concatenate([x[:, :n].ravel(), x[:, n:].ravel()])
 
 
 def _unpack_wd(x, G, K, M):
-    iu = np.triu_indices(K)
-    n_w = G * len(iu[0])
-    w = np.zeros((G, K, K))
-    w[:, iu[0], iu[1]] = x[:n_w].reshape(G, -1)
-    w = w + np.triu(w, 1).swapaxes(-1, -2)
-    return w, x[n_w:].reshape(G, K, M)
+    n_w = G * K * (K + 1) // 2
+    return unpack(np.concatenate([x[:n_w].reshape(G, -1), x[n_w:].reshape(G, -1)], axis=1), K, M)
 
 
 def jacobian(config: Config, init="sampled", seed: int = 0, *, eta2: bool = True):
@@ -110,8 +107,8 @@ def jacobian(config: Config, init="sampled", seed: int = 0, *, eta2: bool = True
     to_wd = np.empty((n, n))
     for j, e in enumerate(np.eye(n)):
         w, d = _unpack_wd(e, G, K, M)
-        to_qr[:, j] = pack_qr(w + d + d.swapaxes(-1, -2), d).ravel()
-        q, r = unpack_qr(e.reshape(G, -1), K, M)
+        to_qr[:, j] = pack(w + d + d.swapaxes(-1, -2), d).ravel()
+        q, r = unpack(e.reshape(G, -1), K, M)
         to_wd[:, j] = _pack_wd(q - r - r.swapaxes(-1, -2), r)
     return to_wd @ Jqr @ to_qr, n_w
 
@@ -154,7 +151,7 @@ def decoupled_curve(config: Config, alpha, init="sampled", seed: int = 0) -> np.
     p, V = np.linalg.eigh(fixed_point_P(config, init, seed))
     tt = np.einsum("ka,gkl,la->ga", V, t, V)  # diagonal of t^g in the eigenbasis of P
     amp = grp.lam[:, None] * p[None, :] * tt
-    rate = 2 * config.eta * grp.lam[:, None] * p[None, :]
+    rate = 2 * resolve(config).rate[:, None] * p[None, :]
     return 0.5 * np.einsum("ga,pga->p", amp, np.exp(-rate[None] * alpha[:, None, None]))
 
 
@@ -181,15 +178,16 @@ def eta2_renormalisation(config: Config, init="sampled", seed: int = 0) -> np.nd
     n = K * K
     h = 1e-6
     Smat, Emat = np.zeros((n, n)), np.zeros((n, n))
-    sw, tw = config.student_weights, config.teacher_weights
+    st = resolve(config)
     for k in range(K):
         for l in range(K):
             W = np.zeros((K, K))
             W[k, l] += 0.5
             W[l, k] += 0.5
             Smat[:, k * K + l] = (P @ W + W @ P).ravel()
-            Emat[:, k * K + l] = (delta_delta(T + h * W, T, T, config, sw, tw)
-                                  - delta_delta(T - h * W, T, T, config, sw, tw)).ravel() / (2 * h)
+            # without label noise: its own stationary floor is ``noise_floor``
+            Emat[:, k * K + l] = (delta_delta(T + h * W, T, T, st.activation, st.v, st.vT)
+                                  - delta_delta(T - h * W, T, T, st.activation, st.v, st.vT)).ravel() / (2 * h)
     return np.linalg.inv(np.eye(n) - config.eta * np.linalg.pinv(Smat) @ Emat).reshape(K, K, K, K)
 
 
@@ -200,7 +198,7 @@ def renormalised_curve(config: Config, alpha, init="sampled", seed: int = 0) -> 
     grp = groups(config)
     P = fixed_point_P(config, init, seed)
     p, V = np.linalg.eigh(P)
-    E = np.exp(-config.eta * grp.lam[None, :, None] * p[None, None, :] * alpha[:, None, None])
+    E = np.exp(-resolve(config).rate[None, :, None] * p[None, None, :] * alpha[:, None, None])
     tt = np.einsum("ka,gkl,lb->gab", V, t, V)
     W0 = np.einsum("g,xga,gab,xgb->xab", grp.lam, E, tt, E)
     W0 = np.einsum("ka,xab,lb->xkl", V, W0, V)
@@ -227,13 +225,12 @@ def noise_floor(config: Config, init="sampled", seed: int = 0, *, leading: bool 
     q0, r0, t = specialised_point(config, init, seed)
     grp = groups(config)
     K, M = config.K, config.M
-    src_q = (config.eta**2 * (grp.lam * grp.trainable * grp.frac)[:, None, None] * config.noise**2) * P[None]
+    src_q = (resolve(config).rate2[:, None, None] * config.noise**2) * P[None]
     b = _pack_wd(src_q, np.zeros((grp.size, K, M)))
     x = np.linalg.solve(A, -b)
     w, d = _unpack_wd(x, grp.size, K, M)
     Q, R, T = global_overlaps(t + w + d + d.swapaxes(-1, -2), t + d, t, grp.lam)
-    sw, tw = config.student_weights, config.teacher_weights
-    return float(_raw_eps(Q, R, T, config, sw, tw))
+    return float(_raw_eps(Q, R, T, resolve(config)))
 
 
 def evaluation_floor(config: Config, seed: int = 0, samples: int = 64, ulps: float = 4.0):
@@ -251,24 +248,24 @@ def evaluation_floor(config: Config, seed: int = 0, samples: int = 64, ulps: flo
     lam = coordinate_eigenvalues(config)
     grp = groups(config)
     _, _, t = specialised_point(config, "sampled", seed)
-    sw, tw = config.student_weights, config.teacher_weights
+    st = resolve(config)
     fw = fo = 0.0
     for _ in range(samples):
         J = B * (1 + u * rng.uniform(-1, 1, B.shape))
         Q, R, T = overlaps(J, B, lam)
         Q = 0.5 * (Q + Q.T)
-        fw = max(fw, abs(_raw_eps(Q, R, T, config, sw, tw)))
+        fw = max(fw, abs(_raw_eps(Q, R, T, st)))
         qq = t * (1 + u * rng.uniform(-1, 1, t.shape))
         qq = 0.5 * (qq + qq.swapaxes(-1, -2))
         rr = t * (1 + u * rng.uniform(-1, 1, t.shape))
         Q, R, T = global_overlaps(qq, rr, t, grp.lam)
-        fo = max(fo, abs(_raw_eps(Q, R, T, config, sw, tw)))
+        fo = max(fo, abs(_raw_eps(Q, R, T, st)))
     return fw, fo
 
 
-def _raw_eps(Q, R, T, config, v, vT) -> float:
+def _raw_eps(Q, R, T, st: Setting) -> float:
     """1/2 (v g v + vT g vT - 2 v g vT) without the clamp at zero (to see the round-off)."""
-    act = activation_of(config)
+    act, v, vT = st.activation, st.v, st.vT
     dQ, dT = np.diag(Q), np.diag(T)
     qq = np.einsum("i,j,ij->", v, v, act.gg(dQ[:, None], dQ[None, :], Q))
     ss = np.einsum("i,j,ij->", vT, vT, act.gg(dT[:, None], dT[None, :], T))

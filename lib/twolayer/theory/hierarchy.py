@@ -19,15 +19,13 @@ from __future__ import annotations
 import numpy as np
 from scipy.integrate import solve_ivp
 
-from ..data.weights import global_overlaps
-from ..gaussian.averages import delta_delta, eps_g as eps_g_of, stein_coefficients
 from ..problem.checks import check_alpha, check_bool, check_float, check_seed
-from ..problem.config import Config
 from ..problem.divergence import check_curve
 from ..problem.errors import IntegrationError
-from ..problem.spectrum import groups
 from ..problem.trajectory import Trajectory
-from .ode import initial_overlaps
+from ..state.blocks import global_overlaps
+from ..state.setting import Setting, resolve
+from ..state.weights import initial_state
 
 __all__ = ["minimal_polynomial", "solve_hierarchy", "to_hierarchy"]
 
@@ -45,23 +43,23 @@ def to_hierarchy(q, r, t, lam):
     return tuple(np.stack([o[i] for o in orders]) for i in range(3))
 
 
-def _rhs(Qh, Rh, Th, c, tr_next, config: Config, eta2: bool):
+def _rhs(Qh, Rh, Th, c, tr_next, st: Setting, eta2: bool):
     def next_order(X):  # X^(k+1) for k = 1..L; the last from the minimal polynomial
         top = -np.tensordot(c, X, axes=(0, 0))
         return np.concatenate([X[1:], top[None]], axis=0)
 
     Q, R, T = Qh[0], Rh[0], Th[0]
-    v, vT = config.student_weights, config.teacher_weights
-    G_h, G_rho = stein_coefficients(Q, R, T, config, v, vT)
-    E = delta_delta(Q, R, T, config, v, vT, config.noise) if eta2 else np.zeros_like(Q)
+    G_h, G_rho = st.stein(Q, R, T)
+    E = st.delta_delta(Q, R, T) if eta2 else np.zeros_like(Q)
     Qn, Rn, Tn = next_order(Qh), next_order(Rh), next_order(Th)
-    dR = config.eta * (G_h @ Rn + G_rho @ Tn)
+    eta = st.eta
+    dR = eta * (G_h @ Rn + G_rho @ Tn)
     A = G_h @ Qn + G_rho @ np.swapaxes(Rn, -1, -2)
-    dQ = config.eta * (A + np.swapaxes(A, -1, -2)) + config.eta**2 * tr_next[:, None, None] * E
+    dQ = eta * (A + np.swapaxes(A, -1, -2)) + eta**2 * tr_next[:, None, None] * E
     return dQ, dR
 
 
-def solve_hierarchy(config: Config, alpha, *, init="sampled", seed: int = 0, eta2: bool = True,
+def solve_hierarchy(config, alpha, *, init="sampled", seed: int = 0, eta2: bool = True,
                     rtol: float = 1e-10, atol: float = 1e-13) -> Trajectory:
     """Integrate the closed hierarchy (orders 1..L, Eq. {eq}`eq-dyn-hierarchy`) with an explicit
     Runge-Kutta method (DOP853), from the same initial overlaps as ``solve_ode``.
@@ -70,6 +68,8 @@ def solve_hierarchy(config: Config, alpha, *, init="sampled", seed: int = 0, eta
     (method ``"hierarchy"``) with Q, R, T; ``info["Qh"]``, ``info["Rh"]`` hold all orders,
     shapes (P, L, K, K) and (P, L, K, M).  Raises ``IntegrationError`` when the integrator
     fails (as it does for L >~ 12, where the Vandermonde map loses the slow blocks)."""
+    setting = resolve(config)
+    config = setting.config
     if config.trainable is not None and config.trainable < config.N:
         raise ValueError("the hierarchy form needs full training (trainable=None)")
     if config.train_readout:
@@ -79,9 +79,9 @@ def solve_hierarchy(config: Config, alpha, *, init="sampled", seed: int = 0, eta
     eta2 = check_bool("eta2", eta2)
     rtol = check_float("rtol", rtol, lo=1e-14, hi=0.1)
     atol = check_float("atol", atol, lo=0.0, hi=1.0)
-    grp = groups(config)
+    grp = setting.groups
     lam = grp.lam
-    st = initial_overlaps(config, init, seed)
+    st = initial_state(setting, init, seed)
     Qh, Rh, Th = to_hierarchy(st.q, st.r, st.t, lam)
     L = len(lam)
     c = minimal_polynomial(lam)
@@ -89,7 +89,7 @@ def solve_hierarchy(config: Config, alpha, *, init="sampled", seed: int = 0, eta
     shq, shr = Qh.shape, Rh.shape
 
     def f(_, y):
-        dQ, dR = _rhs(y[: Qh.size].reshape(shq), y[Qh.size:].reshape(shr), Th, c, tr_next, config, eta2)
+        dQ, dR = _rhs(y[: Qh.size].reshape(shq), y[Qh.size:].reshape(shr), Th, c, tr_next, setting, eta2)
         return np.concatenate([dQ.ravel(), dR.ravel()])
 
     with np.errstate(all="ignore"):
@@ -99,8 +99,8 @@ def solve_hierarchy(config: Config, alpha, *, init="sampled", seed: int = 0, eta
     Rs = sol.y[Qh.size:].T.reshape((-1,) + shr)
     T = np.broadcast_to(Th[0], (Qs.shape[0],) + Th[0].shape)
     with np.errstate(all="ignore"):
-        eps = eps_g_of(Qs[:, 0], Rs[:, 0], T, config, config.student_weights, config.teacher_weights)
-    eps0 = eps_g_of(Qh[0], Rh[0], Th[0], config, config.student_weights, config.teacher_weights)
+        eps = setting.eps_g(Qs[:, 0], Rs[:, 0], T)
+    eps0 = setting.eps_g(Qh[0], Rh[0], Th[0])
     check_curve("hierarchy", config.eta, alpha[: len(eps)], eps, eps0)  # the points reached
     if not sol.success or not np.all(np.isfinite(sol.y)):
         raise IntegrationError(f"hierarchy integration failed: {sol.message}")

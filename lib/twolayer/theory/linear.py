@@ -24,13 +24,20 @@ from __future__ import annotations
 import numpy as np
 from scipy.optimize import brentq
 
-from ..problem.checks import check_alpha, check_bool, check_float, check_int, check_seeds
+from ..problem.checks import (
+    check_alpha,
+    check_bool,
+    check_float,
+    check_int,
+    check_seeds,
+)
 from ..problem.config import Config
 from ..problem.divergence import check_curve
 from ..problem.spectrum import eigenvalues, groups, lambda_plus
 from ..problem.trajectory import Trajectory
+from ..state.setting import resolve
+from ..state.weights import initial_state
 from . import spectral
-from .ode import initial_overlaps
 
 __all__ = [
     "block_errors",
@@ -61,9 +68,9 @@ def _require_linear_k1(config: Config):
 
 
 def initial_block_errors(config: Config, init="sampled", seed: int = 0) -> np.ndarray:
-    """e_g(0) = q^g - 2 r^g + t^g of every group (K = M = 1), from ``initial_overlaps``."""
+    """e_g(0) = q^g - 2 r^g + t^g of every group (K = M = 1), from ``twolayer.state.initial_state``."""
     _require_linear_k1(config)
-    st = initial_overlaps(config, init, seed)
+    st = initial_state(config, init, seed)
     return st.q[:, 0, 0] - 2.0 * st.r[:, 0, 0] + st.t[:, 0, 0]
 
 
@@ -145,7 +152,7 @@ def _trajectory(config, alpha, init, seeds, method, errors_of, test_weights=None
             raise ValueError(f"test_weights must hold N = {config.N} finite values >= 0")
     rows, Q, R, T = [], [], [], []
     for s in seeds:
-        st = initial_overlaps(config, init, s)
+        st = initial_state(config, init, s)
         e0 = st.q[:, 0, 0] - 2.0 * st.r[:, 0, 0] + st.t[:, 0, 0]
         e, r = errors_of(e0, st.r[:, 0, 0], st.t[:, 0, 0])
         q = e + 2.0 * r - st.t[:, 0, 0]
@@ -168,9 +175,9 @@ def exact_curve(config: Config, alpha, *, init="sampled", seeds=None, eta2: bool
     on other data whose second moments in this basis are w; one coordinate per group)."""
     _require_linear_k1(config)
     eta2 = check_bool("eta2", eta2)
-    grp = groups(config)
+    st = resolve(config)
+    grp, rate = st.groups, st.rate
     a = check_alpha(alpha, allow_zero=True)
-    rate = config.eta * grp.lam * grp.trainable
 
     def errs(e0, r0, t0):
         e = _solve(grp.lam, grp.frac, grp.trainable, config.eta, a, e0, eta2)
@@ -184,9 +191,9 @@ def small_eta_curve(config: Config, alpha, *, init="sampled", seeds=None) -> Tra
     """The small-eta closed form eps_g = 1/2 sum_g lambda_g e_g(0) exp(-2 eta lambda_g alpha)
     (Eq. {eq}`eq-lin-small`): the exact solution without the O(eta^2) term."""
     _require_linear_k1(config)
-    grp = groups(config)
+    st = resolve(config)
+    rate = st.rate
     a = check_alpha(alpha, allow_zero=True)
-    rate = config.eta * grp.lam * grp.trainable
 
     def errs(e0, r0, t0):
         e = e0 * np.exp(-2.0 * np.outer(a, rate))

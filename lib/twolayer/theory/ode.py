@@ -14,34 +14,22 @@ readout drift F evaluated at the global overlaps Q = sum_g lambda_g q^g, R, T
 pre-activation covariance is nearly singular (sigma_J = 1e-6).
 
 Integrator (section "The integrator"): exponential Runge-Kutta ETD2RK (Cox & Matthews 2002).
-Over a step the coefficients are frozen at the start and the linear system is solved exactly in
-the eigenbasis of the symmetric G_h (``twolayer.theory._kernels``), which handles the stiffness
-of the fast groups (rates up to eta lambda_+ ~ eta L / zeta(1+beta)); the change of the
-coefficients along the step enters as a forcing linear in time.  One step of size h is compared
-with two of h/2 (Richardson); their difference estimates the local error, held below
-atol + rtol * (largest overlap of the group) for every group, and is added to the result (local
-extrapolation, third order).  The corrector needs the coefficients at the end of the step.  From
-64 trainable groups on (erf, linear) and for eta >= 0.3 it takes those of its own result
-(implicit; the state enters the coefficients only through the K^2 + K M + K global overlaps, so
-the implicit equation is solved in those, by Anderson acceleration), otherwise those of the
-predictor (explicit).  The explicit corrector is unstable once h exceeds ~1/(relaxation rate) of
-many groups: those groups follow the coefficients quasi-statically and, summed into the global
-overlaps, feed a coefficient change back with a gain above one, which caps h far below what the
-accuracy asks (N = L = 1024, K = 6, to alpha = 1e5: 5300 explicit steps, 500 implicit ones, in
-2.5x less time).  The exponential factors of a step depend only on (rates, eigenvalues of G_h,
-h), so the predictor and all corrector iterations share them.  The predictor and the corrector
-work in the eigenbasis of G_h, and the corrector's global sums are affine in the coefficient
-change, so the groups are contracted into that map once per step (``_kernels.map_reduce``) and
-the iterations cost O(K^2 (K + M)) each; the groups are corrected and rotated back once, after
-the iteration has converged (K = M = 40, L = 512, about 8 iterations per step through the
-escape: 5.4x less time than iterating on the groups, with the threads below).  The per-group work
-is compiled and runs in a fixed summation order (the implicit corrector's least squares too);
-threads (``workers``) share it by contiguous chunks of groups, and the O(eta^2) average by rows,
-without changing any sum; for the built-in erf and linear activations the coefficients are
-compiled too, so the whole trajectory is the same to the last bit on any CPU and for any number
-of threads.  Cost per step O(G K^2 (K + M)) plus O(K^2 (K + M)^2) for the O(eta^2) average; in
-the late phase the step grows in proportion to alpha, so the number of steps grows like
-log(alpha).
+Over a step the coefficients are frozen and the linear system is solved exactly in the
+eigenbasis of the symmetric G_h (``twolayer.theory._kernels``), which absorbs the stiffness of
+the fast groups; the change of the coefficients along the step enters as a forcing linear in
+time.  One step of h is compared with two of h/2 (Richardson): their difference, held below
+atol + rtol * (largest overlap of the group) in every group, is added to the result (local
+extrapolation, third order).  The corrector takes the coefficients at the end of the step either
+at the predictor (explicit) or at its own result (implicit: a fixed point in the K^2 + K M + K
+global overlaps, solved by Anderson acceleration on the groups contracted once per step,
+``_kernels.map_reduce``).  The explicit corrector is unstable once h exceeds the relaxation time
+of many groups (they feed a coefficient change back through the global overlaps with a gain
+above one), so the implicit one is the default for many groups (``IMPLICIT_GROUPS``) and large
+eta (``IMPLICIT_ETA``).  All per-group work is compiled and summed in a fixed order; threads
+(``workers``) share it by chunks of groups without changing any sum, so a trajectory is the same
+to the last bit on any CPU and for any number of threads.  Cost per step O(G K^2 (K + M)) plus
+O(K^2 (K + M)^2) for the O(eta^2) average; in the late phase the step grows in proportion to
+alpha.  Measured step counts and timings behind these choices: ``benchmarks/README.md``.
 """
 
 from __future__ import annotations
@@ -51,118 +39,59 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
-from ..data.weights import block_overlaps, global_overlaps, init_weights
-from ..gaussian.activations import activation_of
-from ..gaussian.averages import delta_delta, eps_g as eps_g_of, readout_drift, stein_coefficients
 from ..gaussian.compiled import COMPILED_CODES
 from ..gaussian.compiled import coefficients as compiled_coefficients
 from ..gaussian.compiled import delta_delta as compiled_delta_delta
-from ..problem.checks import check_alpha, check_bool, check_float, check_int, check_seeds
-from ..problem.config import Config
+from ..problem.checks import (
+    check_alpha,
+    check_bool,
+    check_float,
+    check_int,
+    check_seeds,
+)
 from ..problem.divergence import check_curve, diverged
 from ..problem.errors import IntegrationError
 from ..problem.progress import make_progress
 from ..problem.resources import Budget, check_budget, ode_estimate
-from ..problem.spectrum import Groups, groups
 from ..problem.trajectory import Trajectory
+from ..state.blocks import BlockState
+from ..state.setting import Setting, resolve
+from ..state.weights import initial_state
 from . import _kernels as kn
-from .blocks import coefficients, rhs_frozen
+from .blocks import rhs
 
-__all__ = ["BlockState", "initial_overlaps", "rhs", "solve_ode"]
+__all__ = ["initial_overlaps", "rhs", "solve_ode"]
 
 #: A run whose overlaps exceed this factor times their initial size is reported as diverged.
 GROWTH = 1e6
-#: Largest overlap entry accepted at the start, and the absolute ceiling of a run: beyond ~1e7 the
-#: closed-form four-point erf averages lose all digits (terms of size Q^3 cancel to a result of
-#: size 1/Q), so larger overlaps are bad input (at the start) or a divergence (during a run).
-OVERLAP_MAX = 1e6
+#: The absolute ceiling of a run's overlaps (the largest accepted at the start is
+#: ``twolayer.state.OVERLAP_MAX``): beyond ~1e7 the closed-form four-point erf averages lose all
+#: digits, so larger overlaps are a divergence.
 OVERLAP_CEILING = 1e7
 #: Implicit corrector: residual of the global overlaps accepted, relative to rtol (times 1 + their
 #: size); Anderson depth; iterations before the step is rejected and retried at half the size.
 ITER_TOL = 1e-3
 ITER_DEPTH = 8
 ITER_MAX = 30
-#: Trainable groups from which the implicit corrector is the default (for the activations with
-#: compiled coefficients, erf and linear): with fewer, the explicit corrector's extra steps cost
-#: less than the implicit one's iterations (measured: at L = 10-16, K = 4 the explicit solve is
-#: about twice as fast; at L = 512-1024, K = 6 the implicit one 1.5-3x).  For activations with
-#: numerical averages (relu, tanh, user functions) each iteration costs a quasi-Monte Carlo average
-#: and the explicit corrector stays the default (tanh at L = 64: 6.8 s explicit, 11.7 s implicit).
+#: Trainable groups from which the implicit corrector is the default for the activations with
+#: compiled coefficients (erf, linear); with fewer groups, or numerical averages (relu, tanh, user
+#: functions: an iteration costs a quadrature), the explicit corrector's extra steps cost less.
 IMPLICIT_GROUPS = 64
 #: Below this strength eta^2 <lambda^2> of the O(eta^2) feedback the implicit corrector takes the
 #: average E = E[delta delta^T] at the predictor, as the explicit one does, and iterates only the
 #: Stein coefficients and the readout drift: E is by far the dearest coefficient (K^2 (K + M)^2
-#: four-point averages; K = M = 40: 27 ms on one core).  0.09 is eta = 0.3 at L = 1, v1's threshold.
+#: four-point averages).  0.09 is eta = ``IMPLICIT_ETA`` at L = 1.
 ITER_E_MIN = 0.09
+#: Learning rate from which the implicit corrector is the default with the O(eta^2) term (at any
+#: number of groups): the explicit corrector's stability limit falls with eta^2.
+IMPLICIT_ETA = 0.3
 #: Work per step, G K^2 (K + M), from which the ODE shares each step among threads by default
 #: (below it a step takes well under a millisecond and the hand-over would cost more than it saves).
 THREADED_WORK = 200_000
 
 
-class BlockState:
-    """Initial block overlaps (q (G, K, K), r (G, K, M), t (G, M, M)) and the student's second
-    layer v (K,), validated: symmetric, finite, and the covariance of the pre-activations
-    [[q^g, r^g], [r^gT, t^g]] of every group positive semi-definite (to round-off)."""
-
-    def __init__(self, q, r, t, v, config: Config, grp: Groups):
-        G, K, M = grp.size, config.K, config.M
-        arrs = []
-        for name, a, shape in (("q0", q, (G, K, K)), ("r0", r, (G, K, M)), ("t0", t, (G, M, M)), ("v0", v, (K,))):
-            a = np.asarray(a)
-            if a.shape != shape:
-                raise ValueError(f"{name} must have shape {shape} (groups G={G}, K={K}, M={M}), got {a.shape}")
-            if not (np.issubdtype(a.dtype, np.floating) or np.issubdtype(a.dtype, np.integer)):
-                raise ValueError(f"{name} must hold real numbers, got dtype {a.dtype}")
-            a = np.array(a, dtype=np.float64, order="C", copy=True)
-            if not np.all(np.isfinite(a)):
-                raise ValueError(f"{name} must be finite")
-            arrs.append(a)
-        q, r, t, v = arrs
-        for name, a in (("q0", q), ("r0", r), ("t0", t)):
-            if a.size and np.abs(a).max() > OVERLAP_MAX:
-                raise ValueError(f"{name} must have entries of size <= {OVERLAP_MAX:.0e}, got {np.abs(a).max():.3g}")
-        big = max(np.abs(q).max(initial=0.0), np.abs(r).max(initial=0.0), np.abs(t).max(initial=0.0))
-        for name, a in (("q0", q), ("t0", t)):
-            if not np.allclose(a, np.swapaxes(a, -1, -2), rtol=1e-10, atol=1e-14 * max(1.0, big)):
-                raise ValueError(f"{name} must be symmetric in every group")
-        C = np.concatenate([np.concatenate([q, r], axis=-1),
-                            np.concatenate([np.swapaxes(r, -1, -2), t], axis=-1)], axis=-2)
-        wmin = np.linalg.eigvalsh(0.5 * (C + np.swapaxes(C, -1, -2))).min(axis=-1)
-        tol = 1e-6 * np.maximum(1e-300, np.abs(C).max(axis=(-2, -1)))  # round-off and linearisation probes pass
-        bad = np.flatnonzero(wmin < -tol)
-        if bad.size:
-            raise ValueError(
-                f"initial overlaps are not a covariance: [[q0, r0], [r0^T, t0]] of group {bad[0]} has the "
-                f"eigenvalue {wmin[bad[0]]:.3g} < 0 (overlaps of real weights are positive semi-definite)")
-        self.q, self.r, self.t, self.v = q, r, t, v
-
-
-def initial_overlaps(config: Config, init="sampled", seed: int = 0) -> BlockState:
-    """Block overlaps at alpha = 0.
-
-    ``init="sampled"``: those of the weights ``init_weights(config, seed)`` a simulation with that
-    seed starts from (exact, compiled sums); ``"mean"``: their expectation over the
-    initialisation, q^g = sigma_J^2 f_g I, r^g = 0, t^g = f_g I; or a tuple ``(q0, r0, t0)`` /
-    ``(q0, r0, t0, v0)`` given per group.  v0 defaults to the config's student weights.
-    """
-    grp = groups(config)
-    v0 = config.student_weights
-    if isinstance(init, str):
-        if init == "sampled":
-            J, B = init_weights(config, seed)
-            q, r, t = block_overlaps(J, B, grp)
-        elif init == "mean":
-            f = grp.frac[:, None, None]
-            q = config.sigma_J**2 * f * np.eye(config.K)
-            r = np.zeros((grp.size, config.K, config.M))
-            t = f * np.eye(config.M)
-        else:
-            raise ValueError(f"init must be 'sampled', 'mean' or a tuple (q0, r0, t0[, v0]), got {init!r}")
-        return BlockState(q, r, t, v0, config, grp)
-    if isinstance(init, (tuple, list)) and len(init) in (3, 4):
-        v = init[3] if len(init) == 4 else v0
-        return BlockState(init[0], init[1], init[2], v, config, grp)
-    raise ValueError(f"init must be 'sampled', 'mean' or a tuple (q0, r0, t0[, v0]), got {type(init).__name__}")
+#: The block state at alpha = 0 (``twolayer.state.initial_state``), under the ODE's name.
+initial_overlaps = initial_state
 
 
 class _Anderson:
@@ -217,16 +146,16 @@ class _Threads:
 class _Coefficients:
     """G_h, G_rho, E, F at the global overlaps: compiled for erf and linear, NumPy otherwise."""
 
-    def __init__(self, config: Config, eta2: bool, threads: _Threads | None = None):
+    def __init__(self, setting: Setting, eta2: bool, threads: _Threads | None = None):
         self.threads = _Threads(1) if threads is None else threads
-        self.act = activation_of(config)
+        self.setting = setting
+        self.act = setting.activation
         self.compiled = self.act.code in COMPILED_CODES
-        self.vT = np.ascontiguousarray(config.teacher_weights)
+        self.vT = np.ascontiguousarray(setting.vT)
         self.eta2 = eta2
-        self.noise2 = config.noise**2
-        K, M = config.K, config.M
-        self.K, self.M = K, M
-        self.readout = bool(config.eta_v)
+        self.noise2 = setting.noise2
+        self.K, self.M = setting.K, setting.M
+        self.readout = bool(setting.eta_v)
 
     def __call__(self, Q, R, T, v, E=None):
         """(G_h, G_rho, E, F); with ``E`` given, the O(eta^2) average is not evaluated and that
@@ -240,25 +169,14 @@ class _Coefficients:
             if eta2:  # the O(eta^2) average, K (K + 1) / 2 entries shared among the threads
                 self.threads.run(compiled_delta_delta, self.act.code, Q, R, T, v, self.vT, self.noise2, E1)
             return Gl, Gr, (E1 if E is None else E), F
-        Gl, Gr = stein_coefficients(Q, R, T, self.act, v, self.vT)
+        st = self.setting
+        Gl, Gr = st.stein(Q, R, T, v)
         if E is None:
-            E = delta_delta(Q, R, T, self.act, v, self.vT, np.sqrt(self.noise2)) if self.eta2 else np.zeros((K, K))
+            E = st.delta_delta(Q, R, T, v) if self.eta2 else np.zeros((K, K))
         # the readout drift only moves a trained second layer (eta_v = 0 otherwise)
-        F = readout_drift(Q, R, T, self.act, v, self.vT) if self.readout else np.zeros(K)
+        F = st.drift(Q, R, T, v) if self.readout else np.zeros(K)
         return (np.ascontiguousarray(0.5 * (Gl + Gl.T)), np.ascontiguousarray(Gr),
                 np.ascontiguousarray(0.5 * (E + E.T)), np.ascontiguousarray(F))
-
-
-def rhs(q, r, t, v, config: Config, *, eta2: bool = True):
-    """(dq/dalpha, dr/dalpha, dv/dalpha) of the block ODEs (Eq. {eq}`eq-dyn-block`) at a block
-    state (group-first arrays); a plain NumPy evaluation for checks (the integrator uses the
-    compiled kernels)."""
-    grp = groups(config)
-    v = np.asarray(v, dtype=np.float64)
-    coef = coefficients(q, r, t, grp.lam, config, eta2, v)
-    dq, dr = rhs_frozen(q, r, t, grp, config, coef)
-    Q, R, T = global_overlaps(q, r, t, grp.lam)
-    return dq, dr, config.eta_v * readout_drift(Q, R, T, config, v, config.teacher_weights)
 
 
 def _group_last(x):
@@ -268,26 +186,25 @@ def _group_last(x):
 class _Integrator:
     """Adaptive ETD2RK with Richardson error control on the group-last block state."""
 
-    def __init__(self, config: Config, state: BlockState, eta2: bool, rtol: float, atol: float, h_max: float,
+    def __init__(self, setting: Setting, state: BlockState, eta2: bool, rtol: float, atol: float, h_max: float,
                  implicit: bool, max_steps: int, threads: _Threads | None = None):
         threads = _Threads(1) if threads is None else threads
-        self.config = config
-        self.grp = groups(config)
-        G, K, M = self.grp.size, config.K, config.M
-        self.lam = np.ascontiguousarray(self.grp.lam)
-        self.s = np.ascontiguousarray(config.eta * self.grp.lam * self.grp.trainable)
-        self.sef = np.ascontiguousarray(self.s * config.eta * self.grp.frac)
+        self.eta = setting.eta
+        G, K, M = setting.groups.size, setting.K, setting.M
+        self.lam = np.ascontiguousarray(setting.lam)
+        self.s = np.ascontiguousarray(setting.rate)
+        self.sef = np.ascontiguousarray(setting.rate2)
         self.threads = threads
-        self.coef = _Coefficients(config, eta2, threads)
+        self.coef = _Coefficients(setting, eta2, threads)
         self.t = _group_last(state.t)
-        self.T = global_overlaps(state.t, state.t, state.t, self.lam)[2]
+        self.T = state.global_overlaps(self.lam)[2]
         self.rtol, self.atol, self.h_max = rtol, atol, h_max
         self.implicit = implicit
         # the O(eta^2) feedback relative to the O(eta) drift: eta^2 <lambda^2> over the trainable groups
-        self.iterate_E = config.eta**2 * float(np.sum(self.grp.frac * self.grp.trainable * self.lam**2)) >= ITER_E_MIN
+        self.iterate_E = setting.eta2_strength >= ITER_E_MIN
         self.unconverged = 0
         self.max_steps = max_steps
-        self.eta_v = config.eta_v
+        self.eta_v = setting.eta_v
         self.K, self.M = K, M
         self.work = kn.Work(K, M, G)
         # the implicit corrector iterates on the contracted linear map of ``kn.map_reduce``
@@ -319,8 +236,6 @@ class _Integrator:
         # overlaps, so the fixed point is sought in x = (Q1, R1, v1) (K^2 + K M + K numbers) by
         # Anderson acceleration of x -> global overlaps of corrector(c(x)); the plain iteration
         # diverges once stiff groups, slaved to the coefficients, feed their change back with gain > 1.
-        # Each iteration needs only the global sums of the corrected groups, so the groups stay in
-        # the eigenbasis until the iteration has converged.
         # Each iteration needs only the global sums of the corrected groups, which are affine in the
         # coefficient change: the groups are contracted once per step (``kn.map_reduce``), the
         # iterations cost O(K^2 (K + M)) each, and the groups are corrected once, at the end.
@@ -403,16 +318,16 @@ class _Integrator:
                         raise IntegrationError(f"ODE: the implicit corrector does not converge at alpha = {a:.4g}")
                     continue
                 if not np.isfinite(err):
-                    raise diverged("ODE", self.config.eta, a, "non-finite state")
+                    raise diverged("ODE", self.eta, a, "non-finite state")
                 if err <= 1.0:
                     a += h
                     q, r, v = q1, r1, v1
                     n_steps += 1
                     if not (kn.max_abs(q, r) <= limit and np.max(np.abs(v), initial=0.0) <= vlimit):
-                        raise diverged("ODE", self.config.eta, a, f"overlaps grew beyond {limit:.3g}")
+                        raise diverged("ODE", self.eta, a, f"overlaps grew beyond {limit:.3g}")
                     c0 = self.coefficients(q, r, v)
                     if not all(np.all(np.isfinite(x)) for x in c0):
-                        raise diverged("ODE", self.config.eta, a, "non-finite coefficients")
+                        raise diverged("ODE", self.eta, a, "non-finite coefficients")
                     tick(h)
                     if n_steps > self.max_steps:
                         raise IntegrationError(f"ODE: more than max_steps = {self.max_steps} steps before alpha = {target:g}")
@@ -431,7 +346,7 @@ class _Integrator:
         return dict(Q=Qs, R=Rs, v=vs, q=qs, r=rs, n_steps=n_steps, n_rejected=n_rejected)
 
 
-def solve_ode(config: Config, alpha, *, seeds=None, init="sampled", eta2: bool = True, rtol: float = 1e-6,
+def solve_ode(config, alpha, *, seeds=None, init="sampled", eta2: bool = True, rtol: float = 1e-6,
               atol: float = 1e-14, h_max: float | None = None, implicit: bool | None = None,
               keep_blocks: bool = False, max_steps: int = 2_000_000, workers: int | None = None, progress=None,
               budget: Budget | None = None) -> Trajectory:
@@ -439,7 +354,7 @@ def solve_ode(config: Config, alpha, *, seeds=None, init="sampled", eta2: bool =
 
     Parameters
     ----------
-    config : the setting
+    config : the setting (Config or its resolved Setting)
     alpha : grid of output points (strictly increasing, > 0; need not be whole SGD steps)
     seeds : with ``init="sampled"``, one curve per seed, each started from the overlaps of the
         weights a simulation with that seed starts from (default: seed 0); otherwise ignored
@@ -467,8 +382,8 @@ def solve_ode(config: Config, alpha, *, seeds=None, init="sampled", eta2: bool =
     -------
     Trajectory with method ``"ode"``; ``info["n_steps"]`` holds the accepted steps per curve.
     """
-    if not isinstance(config, Config):
-        raise ValueError(f"config must be a Config, got {type(config).__name__}")
+    setting = resolve(config)
+    config = setting.config
     alpha = check_alpha(alpha)
     eta2 = check_bool("eta2", eta2)
     keep_blocks = check_bool("keep_blocks", keep_blocks)
@@ -485,24 +400,22 @@ def solve_ode(config: Config, alpha, *, seeds=None, init="sampled", eta2: bool =
         if seeds is not None:
             check_seeds(seeds)
         seeds = (0,)
-    grp = groups(config)
+    grp = setting.groups
     if implicit is None:
         many = np.count_nonzero(grp.trainable) >= IMPLICIT_GROUPS
-        implicit = bool((many and activation_of(config).code in COMPILED_CODES) or (eta2 and config.eta >= 0.3))
-    mem, step_seconds = ode_estimate(grp.size, config.K, config.M, len(alpha), len(seeds), keep_blocks, eta2)
-    check_budget(f"the block ODE with {grp.size} groups, K={config.K}, M={config.M}", mem,
-                 step_seconds * 200 * len(seeds), budget)
-    states = [initial_overlaps(config, init, s) for s in seeds]
+        implicit = bool((many and setting.activation.code in COMPILED_CODES) or (eta2 and config.eta >= IMPLICIT_ETA))
+    mem, seconds = ode_estimate(grp.size, config.K, config.M, len(alpha), len(seeds), keep_blocks, eta2)
+    check_budget(f"the block ODE with {grp.size} groups, K={config.K}, M={config.M}", mem, seconds, budget)
+    states = [initial_state(setting, init, s) for s in seeds]
     if workers is None:
         work = grp.size * config.K**2 * (config.K + config.M)
         workers = (os.cpu_count() or 1) if work >= THREADED_WORK else 1
     bar = make_progress(progress, float(alpha[-1]) * len(seeds), "ode")
-    act = activation_of(config)
     threads = _Threads(workers)
     try:
         runs = []
         for st in states:
-            integ = _Integrator(config, st, eta2, rtol, atol, h_max, implicit, max_steps, threads)
+            integ = _Integrator(setting, st, eta2, rtol, atol, h_max, implicit, max_steps, threads)
             out = integ.run(st.q, st.r, st.v, alpha, bar.update, keep_blocks)
             out["T"] = np.broadcast_to(integ.T, (len(alpha), config.M, config.M))
             out["t"] = st.t
@@ -514,10 +427,9 @@ def solve_ode(config: Config, alpha, *, seeds=None, init="sampled", eta2: bool =
     R = np.stack([o["R"] for o in runs])
     T = np.stack([o["T"] for o in runs])
     v = np.stack([o["v"] for o in runs])
-    eps = eps_g_of(Q, R, T, act, v if config.train_readout else config.student_weights, config.teacher_weights)
-    start = [global_overlaps(st.q, st.r, st.t, grp.lam) for st in states]
-    eps0 = [float(eps_g_of(Q0, R0, T0, act, st.v if config.train_readout else config.student_weights,
-                           config.teacher_weights)) for (Q0, R0, T0), st in zip(start, states)]
+    eps = setting.eps_g(Q, R, T, v if config.train_readout else None)
+    eps0 = [float(setting.eps_g(*st.global_overlaps(grp.lam), st.v if config.train_readout else None))
+            for st in states]
     check_curve("ODE", config.eta, alpha, eps, eps0)
     info = {"n_steps": tuple(o["n_steps"] for o in runs), "n_rejected": tuple(o["n_rejected"] for o in runs),
             "eta2": eta2, "rtol": rtol, "init": init if isinstance(init, str) else "given"}

@@ -43,15 +43,15 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import optimize
 
-from ..data.weights import global_overlaps
-from ..gaussian.activations import activation_of
-from ..gaussian.averages import covariance, delta_delta, eps_g as eps_g_of, stein_coefficients
+from ..gaussian.averages import covariance
 from ..problem.checks import check_bool, check_choice, check_float
 from ..problem.config import Config
 from ..problem.errors import IntegrationError
 from ..problem.resources import Budget, check_budget
-from ..problem.spectrum import Groups, groups
-from .blocks import coefficients, rhs_frozen
+from ..problem.spectrum import Groups
+from ..state.blocks import global_overlaps, pack, unpack
+from ..state.setting import Setting, resolve
+from .blocks import coefficients, drift, rhs_frozen
 
 __all__ = ["Plateau", "Stationary", "escape_rate", "jacobian_blocks", "jacobian_matrix", "plateau",
            "predicted_escape", "rate_defect", "residual", "saad_solla", "secular_matrix", "spectrum",
@@ -68,16 +68,15 @@ SINGULAR_TOL = 1e-6
 STEP_RTOL = 1e-4
 
 
-def _sym_coefficients(b, v, T, config: Config, eta2: bool):
+def _sym_coefficients(b, v, T, st: Setting, eta2: bool):
     """(gamma, c, e) on the symmetric manifold Q = b 1 1^T, R = 1 v^T."""
-    K = config.K
+    K = st.K
     Q = np.full((K, K), b)
     R = np.tile(v, (K, 1))
-    sw, tw = config.student_weights, config.teacher_weights
-    G_h, G_rho = stein_coefficients(Q, R, T, config, sw, tw)
+    G_h, G_rho = st.stein(Q, R, T)
     gamma = float(G_h.sum(axis=1).mean())
     c = G_rho.mean(axis=0)
-    e = float(delta_delta(Q, R, T, config, sw, tw, config.noise).mean()) if eta2 else 0.0
+    e = float(st.delta_delta(Q, R, T).mean()) if eta2 else 0.0
     return gamma, c, e
 
 
@@ -91,14 +90,15 @@ def saad_solla(K: int, M: int | None = None, readout: str = "sum") -> tuple[floa
     return 1.0 / (2 * K - 1), 1.0 / np.sqrt(K * (2 * K - 1))
 
 
-def _fixed_point(config: Config, T, mean_lam: float, eta2: bool):
+def _fixed_point(st: Setting, T, mean_lam: float, eta2: bool):
+    config = st.config
     M = config.M
     c0 = 1.0 / np.sqrt(M * (2 * M - 1))
     x0 = np.concatenate([[c0 * c0 * T.sum()], c0 * T.sum(axis=1)])
 
     def res(x):
         b, v = x[0], x[1:]
-        gamma, c, e = _sym_coefficients(b, v, T, config, eta2)
+        gamma, c, e = _sym_coefficients(b, v, T, st, eta2)
         return np.concatenate([[gamma * b + c @ v + 0.5 * config.eta * mean_lam * e], gamma * v + T @ c])
 
     with np.errstate(all="ignore"):
@@ -109,7 +109,7 @@ def _fixed_point(config: Config, T, mean_lam: float, eta2: bool):
             f"no symmetric plateau (fixed point) found for K={config.K}, M={config.M}, eta={config.eta:g} "
             f"(residual {np.max(np.abs(r)) if np.all(np.isfinite(r)) else float('inf'):.2g}); for K > M or "
             f"large eta the symmetric state may not exist")
-    gamma, c, e = _sym_coefficients(sol.x[0], sol.x[1:], T, config, eta2)
+    gamma, c, e = _sym_coefficients(sol.x[0], sol.x[1:], T, st, eta2)
     return sol.x[0], sol.x[1:], gamma, c, e
 
 
@@ -134,35 +134,37 @@ class Plateau:
 
     @property
     def groups(self) -> Groups:
-        return groups(self.config)
+        return resolve(self.config).groups
 
     def overlaps(self, power: int = 1):
         """(Q^(k), R^(k), T^(k)) at the fixed point (k = ``power``)."""
         return global_overlaps(self.q, self.r, self.t, self.groups.lam, power)
 
 
-def _check_config(config: Config):
-    if not isinstance(config, Config):
-        raise ValueError(f"config must be a Config, got {type(config).__name__}")
+def _check_config(config) -> Setting:
+    st = resolve(config)
+    config = st.config
     if config.activation == "linear":
         raise ValueError("the linear network has no plateau; activation must be nonlinear")
     if config.trainable is not None and config.trainable != config.N:
         raise ValueError(f"trainable must be None (all coordinates trained) for the plateau, got {config.trainable}")
     if config.train_readout or len(set(config.student_weights.tolist())) != 1:
         raise ValueError("the symmetric plateau needs identical student units (a fixed, uniform student second layer)")
+    return st
 
 
-def plateau(config: Config, t=None, *, rate: bool = True, eta2: bool = True, budget: Budget | None = None) -> Plateau:
+def plateau(config, t=None, *, rate: bool = True, eta2: bool = True, budget: Budget | None = None) -> Plateau:
     """The symmetric plateau for teacher block overlaps ``t`` (default the expected teacher
     t^g = f_g I): Eq. {eq}`eq-plateau-fp` for the global overlaps, Eq. {eq}`eq-plateau-blocks` for
     the blocks, and (``rate``) the escape rate of Eq. {eq}`eq-plateau-secular` (``escape_rate``
     with ``method="auto"``; None, with ``escape_rate_reason``, where the linearisation does not
     exist: ``rate_defect``).  K and M may differ.  Raises ValueError when no symmetric fixed point
     exists, ``BudgetError`` when the escape rate needs more memory or time than ``budget``."""
-    _check_config(config)
+    st = _check_config(config)
+    config = st.config
     rate = check_bool("rate", rate)
     eta2 = check_bool("eta2", eta2)
-    grp = groups(config)
+    grp = st.groups
     G, K, M = grp.size, config.K, config.M
     t = grp.frac[:, None, None] * np.eye(M) if t is None else np.asarray(t, dtype=np.float64)
     if t.shape != (G, M, M) or not np.all(np.isfinite(t)):
@@ -175,15 +177,15 @@ def plateau(config: Config, t=None, *, rate: bool = True, eta2: bool = True, bud
     terms = K * K * (K + M) ** 2 if eta2 else K * (K + M)
     check_budget(f"the plateau fixed point with K={K}, M={M}" + (" (eta2)" if eta2 else ""),
                  8.0 * 6 * terms, None, budget)
-    b, v, gamma, c, e = _fixed_point(config, T, mean_lam, eta2)
+    _, _, gamma, c, e = _fixed_point(st, T, mean_lam, eta2)
     v_g = -(t @ c) / gamma
     b_g = -(v_g @ c + 0.5 * config.eta * grp.frac * e) / gamma
     q = b_g[:, None, None] * np.ones((G, K, K))
     r = np.repeat(v_g[:, None, :], K, axis=1)
     Q, R, Tg = global_overlaps(q, r, t, grp.lam)
-    eps_p = float(eps_g_of(Q, R, Tg, config, config.student_weights, config.teacher_weights))
+    eps_p = float(st.eps_g(Q, R, Tg))
     if rate:
-        sigma, why = _escape_rate(config, q, r, t, eta2=eta2, method="auto", budget=budget, h=H_JACOBIAN)
+        sigma, why = _escape_rate(st, q, r, t, eta2=eta2, method="auto", budget=budget, h=H_JACOBIAN)
     else:
         sigma, why = float("nan"), "not computed (rate=False)"
     return Plateau(config=config, eps_p=eps_p, q=q, r=r, t=t, escape_rate=sigma, eta2=eta2, escape_rate_reason=why)
@@ -191,8 +193,8 @@ def plateau(config: Config, t=None, *, rate: bool = True, eta2: bool = True, bud
 
 def residual(p: Plateau) -> float:
     """max |rhs| of the block ODE at the plateau (0 at an exact fixed point)."""
-    coef = coefficients(p.q, p.r, p.t, p.groups.lam, p.config, p.eta2)
-    dq, dr = rhs_frozen(p.q, p.r, p.t, p.groups, p.config, coef)
+    st = resolve(p.config)
+    dq, dr = rhs_frozen(p.q, p.r, p.t, st, coefficients(p.q, p.r, p.t, st, eta2=p.eta2))
     return float(max(np.abs(dq).max(), np.abs(dr).max()))
 
 
@@ -209,20 +211,20 @@ class Stationary:
     growth_rate: float
 
 
-def stationary_point(config: Config, q, r, t, *, eta2: bool = True, tol: float = 1e-13,
+def stationary_point(config, q, r, t, *, eta2: bool = True, tol: float = 1e-13,
                      max_iter: int = 60) -> Stationary:
     """The fixed point of the block ODE (Eq. {eq}`eq-dyn-block`) nearest to the block state
     (q, r): Newton's method on the packed state with the dense Jacobian (``jacobian_matrix``;
     least-squares steps, so marginal directions do no harm).  Used for the long-time state of a
     run, e.g. the reachable error of an under-parameterised student (chapter "Beyond the paper").
     Raises ``IntegrationError`` when max |rhs| does not fall below ``tol`` x the state's size."""
-    if not isinstance(config, Config):
-        raise ValueError(f"config must be a Config, got {type(config).__name__}")
+    st = resolve(config)
+    config = st.config
     if config.train_readout:
         raise ValueError("stationary_point is written for fixed second layers")
     tol = check_float("tol", tol, lo=0.0, lo_open=True)
     eta2 = check_bool("eta2", eta2)
-    grp = groups(config)
+    grp = st.groups
     K, M = config.K, config.M
     q = np.array(q, dtype=np.float64)
     r = np.array(r, dtype=np.float64)
@@ -232,7 +234,7 @@ def stationary_point(config: Config, q, r, t, *, eta2: bool = True, tol: float =
     train = np.repeat(grp.trainable, pack(q[:1], r[:1]).shape[-1])
 
     def f(qq, rr):
-        dq, dr = rhs_frozen(qq, rr, t, grp, config, coefficients(qq, rr, t, grp.lam, config, eta2))
+        dq, dr = rhs_frozen(qq, rr, t, st, coefficients(qq, rr, t, st, eta2=eta2))
         return pack(dq, dr).ravel()
 
     scale = max(1.0, float(np.abs(pack(q, r)).max()))
@@ -242,77 +244,55 @@ def stationary_point(config: Config, q, r, t, *, eta2: bool = True, tol: float =
         res = float(np.abs(F).max())
         if res <= tol * scale:
             break
-        J = jacobian_matrix(config, q, r, t, eta2=eta2)[np.ix_(train, train)]
+        J = jacobian_matrix(st, q, r, t, eta2=eta2)[np.ix_(train, train)]
         step = np.zeros_like(F)
         step[train] = np.linalg.lstsq(J, -F[train], rcond=1e-12)[0]
         x = pack(q, r) + step.reshape(grp.size, -1)
         q, r = unpack(x, K, M)
     else:
         raise IntegrationError(f"stationary_point: Newton did not converge (max |rhs| = {res:.2g})")
-    growth = float(np.max(np.linalg.eigvals(jacobian_matrix(config, q, r, t, eta2=eta2)[np.ix_(train, train)]).real))
-    Q, R, T = global_overlaps(q, r, t, grp.lam)
-    eps = float(eps_g_of(Q, R, T, config, config.student_weights, config.teacher_weights))
+    growth = float(np.max(np.linalg.eigvals(jacobian_matrix(st, q, r, t, eta2=eta2)[np.ix_(train, train)]).real))
+    eps = float(st.eps_g(*global_overlaps(q, r, t, grp.lam)))
     return Stationary(q=q, r=r, t=t, eps_g=eps, residual=res, growth_rate=growth)
 
 
 # ---------------------------------------------------------------------------------------------
 # linearisation
 # ---------------------------------------------------------------------------------------------
-def pack(q, r):
-    """State of the block ODE as vectors per group: upper triangle of q, then r."""
-    K = q.shape[-1]
-    iu = np.triu_indices(K)
-    return np.concatenate([q[..., iu[0], iu[1]], r.reshape(r.shape[:-2] + (-1,))], axis=-1)
-
-
-def unpack(x, K, M):
-    """Inverse of ``pack``."""
-    iu = np.triu_indices(K)
-    nq = len(iu[0])
-    q = np.zeros(x.shape[:-1] + (K, K))
-    q[..., iu[0], iu[1]] = x[..., :nq]
-    q[..., iu[1], iu[0]] = x[..., :nq]
-    r = x[..., nq:].reshape(x.shape[:-1] + (K, M))
-    return q, r
-
-
-def jacobian_blocks(config: Config, q, r, t, *, eta2: bool = True, h: float = 1e-6):
+def jacobian_blocks(config, q, r, t, *, eta2: bool = True, h: float = 1e-6):
     """The structure of the Jacobian at (q, r): d(dx_g)/dalpha = s_g (A dx_g + B_g dX).
 
     Returns (s (G,), lam (G,), A (d, d), B (G, d, d)) with dX = sum_h lambda_h dx_h and x the
     packed state.  A is exact (the frozen-coefficient rhs is linear); B_g by central
     differences of the coefficients in the global overlaps (step h)."""
-    return _blocks(config, groups(config), q, r, t, eta2, h)
+    st = resolve(config)
+    return _blocks(st, st.lam, st.rate, st.second_order, q, r, t, eta2, h)
 
 
-def _blocks(config: Config, grp: Groups, q, r, t, eta2: bool, h: float = 1e-6):
-    K, M = config.K, config.M
+def _blocks(st: Setting, lam, s, second_order, q, r, t, eta2: bool, h: float = 1e-6):
+    """``jacobian_blocks`` for groups with eigenvalues ``lam``, rates ``s`` and O(eta^2) weights
+    ``second_order`` (the setting's, or one group standing for all: ``_rate``)."""
+    K, M = st.K, st.M
     d = pack(q, r).shape[-1]
-    s = config.eta * grp.lam * grp.trainable
-    coef = coefficients(q, r, t, grp.lam, config, eta2)
-    eye = np.eye(d)
-    qe, re = unpack(eye, K, M)
-    one = Groups(lam=np.ones(d), frac=np.zeros(d), trainable=np.ones(d, bool), start=np.zeros(d, int),
-                 stop=np.zeros(d, int), level=np.zeros(d, int))
-    dq, dr = rhs_frozen(qe, re, np.zeros((d, M, M)), one, config.replace(eta=1.0), coef)
-    A = pack(dq, dr).T  # column j = image of unit vector j
-    Q, R, T = global_overlaps(q, r, t, grp.lam)
-    B = np.empty((grp.size, d, d))
+    Q, R, T = global_overlaps(q, r, t, lam)
+    qe, re = unpack(np.eye(d), K, M)
+    # the frozen-coefficient right-hand side is linear in (q, r): A is its matrix at unit rate
+    # without the source E; column j is the image of unit vector j
+    A = pack(*drift(qe, re, np.zeros((d, M, M)), (*st.stein(Q, R, T), np.zeros_like(Q)), np.zeros(d))).T
+    B = np.empty((lam.shape[0], d, d))
     safe = np.where(s > 0, s, 1.0)
-    sw, tw = config.student_weights, config.teacher_weights
     for j in range(d):
         outs = []
         for sign in (1.0, -1.0):
             Qp, Rp = Q + sign * h * qe[j], R + sign * h * re[j]
-            G_h, G_rho = stein_coefficients(Qp, Rp, T, config, sw, tw)
-            E = delta_delta(Qp, Rp, T, config, sw, tw, config.noise) if eta2 else np.zeros_like(Qp)
-            dq, dr = rhs_frozen(q, r, t, grp, config, (G_h, G_rho, E))
-            outs.append(pack(dq, dr))
+            coef = (*st.stein(Qp, Rp, T), st.delta_delta(Qp, Rp, T) if eta2 else np.zeros_like(Qp))
+            dq, dr = drift(q, r, t, coef, second_order)
+            outs.append(pack(s[:, None, None] * dq, s[:, None, None] * dr))
         B[:, :, j] = (outs[0] - outs[1]) / (2 * h) / safe[:, None]
-    return s, grp.lam, A, B
+    return s, lam, A, B
 
 
-def jacobian_matrix(config: Config, q, r, t, *, eta2: bool = True) -> np.ndarray:
+def jacobian_matrix(config, q, r, t, *, eta2: bool = True) -> np.ndarray:
     """The dense Jacobian (G d x G d) assembled from ``jacobian_blocks`` (for small G d)."""
     s, lam, A, B = jacobian_blocks(config, q, r, t, eta2=eta2)
     G, d = B.shape[0], A.shape[0]
@@ -324,7 +304,7 @@ def jacobian_matrix(config: Config, q, r, t, *, eta2: bool = True) -> np.ndarray
     return Jm
 
 
-def spectrum(config: Config, q, r, t, *, eta2: bool = True) -> np.ndarray | None:
+def spectrum(config, q, r, t, *, eta2: bool = True) -> np.ndarray | None:
     """All eigenvalues of the dense linearised block ODE, largest real part first; None where the
     linearisation does not exist (``rate_defect``)."""
     if rate_defect(config, q, r, t, eta2=eta2) is not None:
@@ -376,7 +356,7 @@ def _proportional(q, r, t, frac):
     return tuple(out)
 
 
-def rate_defect(config: Config, q, r, t, *, eta2: bool = True) -> str | None:
+def rate_defect(config, q, r, t, *, eta2: bool = True) -> str | None:
     """Why the block ODE has no linearisation at (q, r, t), or None if it has one.
 
     Decided from the activation's ``smooth`` property (``twolayer.gaussian.activations``).  A
@@ -394,10 +374,11 @@ def rate_defect(config: Config, q, r, t, *, eta2: bool = True) -> str | None:
     eigenvalue of the correlation matrix below ``SINGULAR_TOL``), which includes the symmetric
     plateau (identical students).  An activation of unknown smoothness (a user activation) gives
     None here and is checked numerically by ``escape_rate``."""
-    act = activation_of(config)
+    st = resolve(config)
+    act = st.activation
     if act.smooth is not False or not eta2:
         return None
-    grp = groups(config)
+    grp = st.groups
     Q, R, T = global_overlaps(np.asarray(q, dtype=np.float64), np.asarray(r, dtype=np.float64),
                               np.asarray(t, dtype=np.float64), grp.lam)
     C = covariance(Q, R, T)
@@ -414,7 +395,7 @@ def rate_defect(config: Config, q, r, t, *, eta2: bool = True) -> str | None:
             f"rate grows like h^-1/2).  With eta2=False the rate exists")
 
 
-def escape_rate(config: Config, q, r, t, *, eta2: bool = True, method: str = "auto",
+def escape_rate(config, q, r, t, *, eta2: bool = True, method: str = "auto",
                 budget: Budget | None = None, h: float = H_JACOBIAN) -> float | None:
     """Largest real eigenvalue of the linearised block ODE at (q, r): the escape rate; None
     where the block ODE has no linearisation (``rate_defect``, ``Plateau.escape_rate_reason``).
@@ -447,29 +428,30 @@ def escape_rate(config: Config, q, r, t, *, eta2: bool = True, method: str = "au
     return _escape_rate(config, q, r, t, eta2=eta2, method=method, budget=budget, h=h)[0]
 
 
-def _escape_rate(config: Config, q, r, t, *, eta2: bool, method: str, budget: Budget | None, h: float):
+def _escape_rate(config, q, r, t, *, eta2: bool, method: str, budget: Budget | None, h: float):
     """(escape rate or None, reason or None): ``escape_rate`` with the reason."""
+    st = resolve(config)
     method = check_choice("method", method, ("auto", "secular", "proportional"))
     h = check_float("h", h, lo=0.0, hi=1e-2, lo_open=True)
-    why = rate_defect(config, q, r, t, eta2=eta2)
+    why = rate_defect(st, q, r, t, eta2=eta2)
     if why is not None:
         return None, why
-    sigma = _rate(config, q, r, t, eta2, method, budget, h)
-    if activation_of(config).smooth is None:  # unknown smoothness: the rate must not depend on the step
-        coarse = _rate(config, q, r, t, eta2, method, budget, 100.0 * h)
-        if not abs(coarse - sigma) <= STEP_RTOL * max(abs(coarse), abs(sigma)) + 1e-12 * abs(config.eta):
+    sigma = _rate(st, q, r, t, eta2, method, budget, h)
+    if st.activation.smooth is None:  # unknown smoothness: the rate must not depend on the step
+        coarse = _rate(st, q, r, t, eta2, method, budget, 100.0 * h)
+        if not abs(coarse - sigma) <= STEP_RTOL * max(abs(coarse), abs(sigma)) + 1e-12 * abs(st.eta):
             return None, (f"no linearisation: the rate depends on the finite-difference step ({coarse:.6g} at "
                           f"h = {100 * h:g}, {sigma:.6g} at h = {h:g}), so the block ODE of activation "
-                          f"{activation_of(config).name!r} is not differentiable here (a kink of g at a singular "
+                          f"{st.activation.name!r} is not differentiable here (a kink of g at a singular "
                           f"covariance, e.g. identical students)")
     return sigma, None
 
 
-def _rate(config: Config, q, r, t, eta2: bool, method: str, budget: Budget | None, h: float) -> float:
+def _rate(st: Setting, q, r, t, eta2: bool, method: str, budget: Budget | None, h: float) -> float:
     """The largest real eigenvalue of the finite-difference Jacobian (step h): ``escape_rate``'s
     computation, without the check that the Jacobian exists."""
-    grp = groups(config)
-    K, M = config.K, config.M
+    grp = st.groups
+    K, M = st.K, st.M
     d = K * (K + 1) // 2 + K * M
     prop = _proportional(np.asarray(q), np.asarray(r), np.asarray(t), grp.frac) if not eta2 else None
     if method == "proportional" and prop is None:
@@ -478,23 +460,23 @@ def _rate(config: Config, q, r, t, eta2: bool, method: str, budget: Budget | Non
     if method != "secular" and prop is not None:
         check_budget(f"the one-group escape problem with K={K}, M={M}", 8.0 * 6 * d * d + 64e6,
                      1e-8 * d**3 + 2e-4 * d, budget)
-        one = Groups(lam=np.ones(1), frac=np.ones(1), trainable=np.ones(1, bool), start=np.zeros(1, int),
-                     stop=np.ones(1, int), level=np.zeros(1, int))
-        _, _, A, B = _blocks(config, one, *prop, eta2=False, h=h)
+        # one group (lambda = 1, f = 1) stands for all: B_g = f_g B
+        eta1 = st.eta * np.ones(1)
+        _, _, A, B = _blocks(st, np.ones(1), eta1, eta1, *prop, eta2=False, h=h)
         w, V = np.linalg.eig(A + B[0])
         i = int(np.argmax(w.real))
         u = V[:, i]
         marginal = np.linalg.norm(A @ u) <= 1e-6 * max(1.0, np.abs(A).max()) * np.linalg.norm(u)
         if marginal:
             weight = float(np.sum(grp.frac * grp.lam**2 * grp.trainable))
-            return max(0.0, float(config.eta * weight * w[i].real))
+            return max(0.0, float(st.eta * weight * w[i].real))
         if method == "proportional":
             raise ValueError("the leading one-group mode is not marginal under frozen coefficients (A u != 0); "
                              "use method='secular'")
     check_budget(f"the plateau linearisation with {grp.size} groups, K={K}, M={M}",
                  8.0 * (3 * grp.size * d * d + (K + M) ** 4) + 64e6,
                  1e-8 * grp.size * d**3 + 1e-8 * K**2 * (K + M) ** 2 * d, budget)
-    s, lam, A, B = jacobian_blocks(config, q, r, t, eta2=eta2, h=h)
+    s, lam, A, B = jacobian_blocks(st, q, r, t, eta2=eta2, h=h)
     a_max = float(np.max(np.linalg.eigvals(A).real))
     pole = max(0.0, float(np.max(s)) * a_max) if a_max > 0 else 0.0
     scale = float(np.max(s)) * (np.abs(A).max() + np.abs(B).max() * float(lam.sum()))

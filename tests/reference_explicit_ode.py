@@ -1,10 +1,14 @@
-"""The block-ODE integrator of version 0.1 (session 1), frozen as a reference.
+"""An independent reference for the block-ODE solver: the same scheme (adaptive ETD2RK with
+Richardson error control and local extrapolation, an explicit corrector below eta = 0.3 and a
+corrector iterated to its fixed point from it) written step by step in NumPy with small Numba
+kernels of its own, state group-first.
 
-``tests/test_theory_v2.py`` holds the new compiled, group-last integrator of ``twolayer.theory.ode``
-against this implementation (the same ETD2RK + Richardson scheme written with NumPy per step) on
-every ODE setting the chapters use.  Only the imports are adapted to the current package
-(``Config``, ``groups``, the NumPy Gaussian averages, the sampled initial overlaps); the
-numerics are the original ones.
+Used by ``tests/test_block_ode.py`` to check the compiled, group-last integrator of
+``twolayer.theory.ode`` on the ODE settings the chapters use.  It is independent of that
+integrator: it shares only the problem definition (``Config``, the spectrum's ``groups``, the
+NumPy Gaussian averages and the sampled initial overlaps), none of its kernels, state layout,
+step control or corrector; it was the package's solver before the compiled one, and its numerics
+are kept unchanged so that it stays a fixed point of comparison.
 """
 
 from __future__ import annotations
@@ -14,7 +18,7 @@ import math
 import numba as nb
 import numpy as np
 
-from twolayer.data.weights import global_overlaps
+from twolayer.state import global_overlaps
 from twolayer.gaussian.averages import delta_delta, eps_g, stein_coefficients
 from twolayer.problem.config import Config
 from twolayer.problem.spectrum import Groups, groups as groups_for

@@ -16,16 +16,18 @@ import numpy as np
 
 from ..problem.checks import check_seed
 from ..problem.config import Config
-from ..problem.spectrum import Groups, coordinate_eigenvalues, groups
+from ..problem.spectrum import Groups, coordinate_eigenvalues
+from .blocks import BlockState
+from .setting import resolve
 
 __all__ = [
     "STREAMS",
     "block_overlaps",
     "check_weights_shape",
-    "global_overlaps",
     "init_student",
     "init_teacher",
     "init_weights",
+    "initial_state",
     "overlaps",
     "seed_stream",
 ]
@@ -124,33 +126,6 @@ def block_overlaps(J, B, grp: Groups):
 
 
 @nb.njit(cache=True, nogil=True)
-def _sum_groups(x, w, out):
-    G = x.shape[0]
-    for a in range(x.shape[1]):
-        for b in range(x.shape[2]):
-            s = 0.0
-            for g in range(G):
-                s += w[g] * x[g, a, b]
-            out[a, b] = s
-
-
-def global_overlaps(q, r, t, lam, power: int = 1):
-    """Q^(k), R^(k), T^(k) = sum_g lambda_g^k (q^g, r^g, t^g) for block overlaps of shape
-    (G, ., .) (summed in a fixed order); k = ``power`` (k = 1: Q, R, T)."""
-    w = np.ascontiguousarray(np.asarray(lam, dtype=np.float64) ** power)
-    out = []
-    for x in (q, r, t):
-        x = np.ascontiguousarray(x, dtype=np.float64)
-        if x.ndim == 3:
-            o = np.empty(x.shape[1:])
-            _sum_groups(x, w, o)
-        else:  # leading batch dimensions
-            o = np.einsum("g,...gij->...ij", w, x)
-        out.append(o)
-    return tuple(out)
-
-
-@nb.njit(cache=True, nogil=True)
 def _overlaps(J, B, lam, Q, R, T):
     K, N = J.shape
     M = B.shape[0]
@@ -187,7 +162,39 @@ def overlaps(J, B, lam):
     return Q, R, T
 
 
-def sampled_block_overlaps(config: Config, seed: int):
-    """Block overlaps of the weights ``init_weights(config, seed)`` (the ODE's ``init="sampled"``)."""
-    J, B = init_weights(config, seed)
-    return block_overlaps(J, B, groups(config))
+def initial_state(config, init="sampled", seed: int = 0) -> BlockState:
+    """The block state at alpha = 0 (chapter "Order-parameter dynamics").
+
+    Parameters
+    ----------
+    config : Config or Setting
+    init : ``"sampled"``: the block overlaps of the weights ``init_weights(config, seed)`` a
+        simulation with that seed starts from (exact, compiled sums); ``"mean"``: their
+        expectation over the initialisation, q^g = sigma_J^2 f_g I, r^g = 0, t^g = f_g I; or a
+        tuple ``(q0, r0, t0)`` / ``(q0, r0, t0, v0)`` given per group (validated)
+    seed : the seed of ``"sampled"``
+
+    Returns
+    -------
+    BlockState (v0 defaults to the config's student second layer)
+    """
+    st = resolve(config)
+    cfg, grp = st.config, st.groups
+    G, K, M = grp.size, cfg.K, cfg.M
+    v0 = st.v
+    if isinstance(init, str):
+        if init == "sampled":
+            J, B = init_weights(cfg, seed)
+            q, r, t = block_overlaps(J, B, grp)
+        elif init == "mean":
+            f = grp.frac[:, None, None]
+            q = cfg.sigma_J**2 * f * np.eye(K)
+            r = np.zeros((G, K, M))
+            t = f * np.eye(M)
+        else:
+            raise ValueError(f"init must be 'sampled', 'mean' or a tuple (q0, r0, t0[, v0]), got {init!r}")
+        return BlockState.checked(q, r, t, v0, G, K, M)
+    if isinstance(init, (tuple, list)) and len(init) in (3, 4):
+        v = init[3] if len(init) == 4 else v0
+        return BlockState.checked(init[0], init[1], init[2], v, G, K, M)
+    raise ValueError(f"init must be 'sampled', 'mean' or a tuple (q0, r0, t0[, v0]), got {type(init).__name__}")
