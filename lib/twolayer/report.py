@@ -25,7 +25,8 @@ except ImportError:  # pragma: no cover - outside the book
 
 from .problem.checks import check_int
 
-__all__ = ["Table", "bound", "bound_to", "captioned", "condition", "frame", "glue", "sig", "signed", "table"]
+__all__ = ["Table", "bound", "bound_to", "captioned", "condition", "frame", "glue", "glue_frame",
+           "glue_range", "interval", "sig", "signed", "table"]
 
 
 def sig(x: float, digits: int = 2) -> float:
@@ -190,3 +191,86 @@ def captioned(table: Table, caption: str) -> Table:
     if not isinstance(caption, str) or not caption.strip() or "\n" in caption or len(caption) > 100:
         raise ValueError("caption must be one non-empty line of at most 100 characters")
     return _Captioned(table.frame, caption)
+
+def glue_frame(df: pd.DataFrame, name: str = "{column}_{index}", digits: int | dict | None = 3) -> None:
+    """Glue every cell of a DataFrame for the prose, each under a name made by a rule: several
+    prose numbers from one result in one call (``glue`` for each cell).
+
+    Parameters
+    ----------
+    df : the numbers; its row labels (index) and column names fill the rule
+    name : the rule, a format string with the fields ``{index}`` and ``{column}``, e.g.
+        ``"grid_{column}_{index}"`` glues ``grid_prod_lo`` from row ``lo``, column ``prod``
+    digits : significant digits of every cell (``glue``), or a dict per column (columns it
+        does not name: 3); ``None``: as given (integers and strings)
+
+    Returns
+    -------
+    None (the names glued are those of every cell, row by row)
+    """
+    if not isinstance(df, pd.DataFrame):
+        raise ValueError(f"df must be a pandas DataFrame, got {type(df).__name__}")
+    if "{index}" not in name and "{column}" not in name:
+        raise ValueError(f"name must contain {{index}} or {{column}}, got {name!r}")
+    if isinstance(digits, dict):
+        unknown = set(digits) - set(df.columns)
+        if unknown:
+            raise ValueError(f"digits names columns the frame does not have: {sorted(map(str, unknown))}")
+    names = [name.format(index=i, column=c) for i in df.index for c in df.columns]
+    if len(set(names)) != len(names):
+        raise ValueError(f"name {name!r} gives two cells the same name: include {{index}} and {{column}}")
+    for i in df.index:
+        for c in df.columns:
+            d = digits.get(c, 3) if isinstance(digits, dict) else digits
+            glue(name.format(index=i, column=c), df.at[i, c], d)
+
+
+def glue_range(df: pd.DataFrame, name: str = "{column}", digits: int | dict | None = 3) -> None:
+    """Glue the smallest and the largest value of every column (nan skipped) for the prose, as
+    ``<name>_lo`` and ``<name>_hi`` (``glue_frame`` of the column minima and maxima).
+
+    Parameters
+    ----------
+    df : the numbers, one column per quantity whose range the prose quotes
+    name : the rule for the names before ``_lo`` / ``_hi``, a format string with the field
+        ``{column}``, e.g. ``"grid_{column}"`` glues ``grid_prod_lo`` and ``grid_prod_hi``
+    digits : significant digits (``glue``), or a dict per column
+
+    Returns
+    -------
+    None
+    """
+    if not isinstance(df, pd.DataFrame):
+        raise ValueError(f"df must be a pandas DataFrame, got {type(df).__name__}")
+    if "{column}" not in name:
+        raise ValueError(f"name must contain {{column}}, got {name!r}")
+    ranges = df.agg(["min", "max"]).set_axis(["lo", "hi"])
+    glue_frame(ranges, name + "_{index}", digits)
+
+
+def interval(bounds, digits: int = 3) -> str:
+    """A range of numbers as the book prints it: ``"[lo, hi]"`` at ``digits`` significant
+    digits, ``"empty"`` when it holds no point (``lo >= hi``, never a reversed interval) and
+    ``"none"`` when there is no range (``None`` or a nan bound).  A formatter for ``frame``
+    (``formats={"fit range": interval}``): the table keeps the bounds as numbers.
+
+    Parameters
+    ----------
+    bounds : (lo, hi) or None
+    digits : significant digits of the bounds (1 ... 15)
+
+    Returns
+    -------
+    str
+    """
+    digits = check_int("digits", digits, 1, 15)
+    if bounds is None:
+        return "none"
+    if len(bounds) != 2:
+        raise ValueError(f"bounds must be (lo, hi) or None, got {bounds!r}")
+    lo, hi = float(bounds[0]), float(bounds[1])
+    if math.isnan(lo) or math.isnan(hi):
+        return "none"
+    if lo >= hi:
+        return "empty"
+    return f"[{sig(lo, digits):.{digits}g}, {sig(hi, digits):.{digits}g}]"

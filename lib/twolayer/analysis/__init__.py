@@ -18,6 +18,7 @@ from .events import (
                      measure_plateau,
                      paired_escape_times,
                      plateau_entry,
+                     run_end,
                      unstable_amplitude,
 )
 from .frontier import compare_frontiers, curves_at_budgets, curves_from_trajectories, exponent_table, fit_frontier, measured_frontier
@@ -28,4 +29,4 @@ __all__ = ["CurvePlateau", "asymmetry", "compare_frontiers", "curves_at", "curve
            "default_fit_window", "escape_time", "exponent_table", "first_below", "fit_beta", "fit_frontier",
            "measured_frontier",
            "fit_exponential_rate", "fit_scaling_law", "fit_slope", "local_slope", "log_deviation", "loglog_fit",
-           "measure_plateau", "paired_escape_times", "plateau_entry", "select", "slope_window", "unstable_amplitude"]
+           "measure_plateau", "paired_escape_times", "plateau_entry", "run_end", "select", "slope_window", "unstable_amplitude"]

@@ -18,7 +18,7 @@ from ..problem.checks import check_float
 from .curves import local_slope
 
 __all__ = ["CurvePlateau", "asymmetry", "escape_time", "first_below", "measure_plateau", "paired_escape_times",
-           "plateau_entry", "unstable_amplitude"]
+           "plateau_entry", "unstable_amplitude", "run_end"]
 
 
 def first_below(alpha, eps, level: float, after: float = 0.0) -> float:
@@ -169,3 +169,28 @@ def unstable_amplitude(alpha, R, eps, eps_p: float, sigma: float, linear_until: 
     X = np.stack([np.ones(len(sel)), np.exp(sigma * alpha[sel])], axis=1)
     coef = np.linalg.lstsq(X / a[:, None], np.ones(len(sel)), rcond=None)[0]
     return float(coef[1]), a_in
+
+
+def run_end(alpha, eps, level: float, factor: float = 1.5) -> float:
+    """Where a run that is to end with its specialisation phase stops: ``factor`` times the
+    first grid alpha at which the curve falls below ``level`` (the last alpha if it never does),
+    at most the last alpha.  Chapter "The symmetric plateau" (Fig. 5 and the escape-time grid,
+    ``level = eps_p / 20``).
+
+    Parameters
+    ----------
+    alpha, eps : the grid (P,) and one curve (P,), e.g. a probe run of the ODE
+    level : eps level (> 0) that marks the end of the escape
+    factor : how far (>= 1) beyond the first alpha below ``level`` the run continues
+
+    Returns
+    -------
+    float
+    """
+    alpha, eps = np.asarray(alpha, dtype=np.float64), np.asarray(eps, dtype=np.float64)
+    if alpha.ndim != 1 or alpha.shape != eps.shape or alpha.size < 1:
+        raise ValueError("alpha and eps must be 1-d arrays of the same length >= 1")
+    level = check_float("level", level, lo=0.0, lo_open=True)
+    factor = check_float("factor", factor, lo=1.0)
+    below = np.flatnonzero(eps < level)
+    return float(min(alpha[-1], factor * alpha[below[0]])) if below.size else float(alpha[-1])

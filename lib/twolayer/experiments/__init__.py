@@ -1,6 +1,7 @@
 """Experiments: paired SGD-vs-ODE runs, runs on real data, parameter sweeps.  Imports the
 layers below it."""
 
+from .escape import escape_by_seed
 from .hierarchy import hierarchy_vs_blocks
 from .linear_powerlaw import LinearPowerlaw, linear_powerlaw
 from .linear_sgd import LinearRun, linear_vs_sgd
@@ -8,5 +9,6 @@ from .paired import Paired, paired
 from .real_data import held_out_error, simulate_on_data
 from .stability import count_diverged, eta2_scan
 
-__all__ = ["LinearPowerlaw", "LinearRun", "Paired", "count_diverged", "eta2_scan", "held_out_error", "hierarchy_vs_blocks", "linear_powerlaw",
-           "linear_vs_sgd", "paired", "simulate_on_data"]
+__all__ = ["LinearPowerlaw", "LinearRun", "Paired", "count_diverged", "escape_by_seed", "eta2_scan",
+           "held_out_error", "hierarchy_vs_blocks", "linear_powerlaw", "linear_vs_sgd", "paired",
+           "simulate_on_data"]
