@@ -48,9 +48,11 @@ __all__ = [
     "RC",
     "SIM_LINE",
     "color",
+    "curve_axes",
     "key_entries",
     "loglog",
     "new_figure",
+    "plot_paired",
     "plot_sim",
     "plain_log_ticks",
     "plot_theory",
@@ -258,3 +260,24 @@ def save(fig, name: str, directory) -> tuple[Path, Path]:
         fig.savefig(sbuf, format="svg", metadata={"Date": None, "Creator": None})
     atomic_write(svg, _stable_svg_ids(sbuf.getvalue()))
     return png, svg
+
+
+def plot_paired(ax, pair, color: str | None = None, label: str | None = None):
+    """A paired run (``experiments.Paired``): the SGD seed mean (``plot_sim``, solid, labelled)
+    and the block ODE from the same weights (``plot_theory``, dashed) in one colour; the book's
+    figures of SGD against its ODE (chapter "Beyond the paper").  Returns (sgd line, ode line)."""
+    if not hasattr(pair, "sgd") or not hasattr(pair, "ode"):
+        raise ValueError(f"pair must be a Paired (with .sgd and .ode), got {type(pair).__name__}")
+    return plot_sim(ax, pair.sgd, color=color, label=label), plot_theory(ax, pair.ode, color=color)
+
+
+def curve_axes(ax, *, xlabel: str = ALPHA, ylabel: str = EPS_G, legend: str | None = "lower left") -> None:
+    """Finish the axes of learning curves in the house style: both axes logarithmic
+    (``loglog``), labelled (``set_labels``; default alpha and eps_g), with a legend at
+    ``legend`` (a matplotlib location such as "best"; ``None``: no legend)."""
+    if legend is not None and not isinstance(legend, str):
+        raise ValueError(f"legend must be a matplotlib location string or None, got {legend!r}")
+    loglog(ax)
+    set_labels(ax, xlabel, ylabel)
+    if legend is not None:
+        ax.legend(loc=legend)
