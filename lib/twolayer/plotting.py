@@ -52,6 +52,7 @@ __all__ = [
     "key_entries",
     "loglog",
     "new_figure",
+    "plot_paired",
     "plot_sim",
     "plain_log_ticks",
     "plot_theory",
@@ -262,21 +263,23 @@ def save(fig, name: str, directory) -> tuple[Path, Path]:
     return png, svg
 
 
-def curve_axes(ax, legend=True, **legend_kw) -> None:
-    """The axes of a learning curve, as (almost) every figure of the book has them: log-log
-    (``loglog``), labelled ``ALPHA`` and ``EPS_G`` (``set_labels``), with a legend.
+def curve_axes(ax, *, xlabel: str = ALPHA, ylabel: str = EPS_G, legend: bool | str | None = True,
+               **legend_kw) -> None:
+    """The axes of learning curves, as (almost) every figure of the book has them: log-log
+    (``loglog``), labelled (``set_labels``; default alpha and eps_g), with a legend.
 
     Parameters
     ----------
     ax : a matplotlib Axes
+    xlabel, ylabel : the axis labels
     legend : True for a legend where matplotlib finds room, a location string (``"lower left"``)
-        to place it, False for none
+        to place it, False or None for none
     legend_kw : further options of ``ax.legend`` (e.g. ``ncols=2``)
     """
-    if not isinstance(legend, (bool, str)):
-        raise ValueError(f"legend must be True, False or a location string, got {legend!r}")
+    if legend is not None and not isinstance(legend, (bool, str)):
+        raise ValueError(f"legend must be True, False, None or a location string, got {legend!r}")
     loglog(ax)
-    set_labels(ax, ALPHA, EPS_G)
+    set_labels(ax, xlabel, ylabel)
     if legend is True:
         ax.legend(**legend_kw)
     elif legend:
@@ -289,3 +292,12 @@ def publish(fig, name: str, directory) -> tuple[Path, Path]:
     paths = save(fig, name, directory)
     plt.show()
     return paths
+
+
+def plot_paired(ax, pair, color: str | None = None, label: str | None = None):
+    """A paired run (``experiments.Paired``): the SGD seed mean (``plot_sim``, solid, labelled)
+    and the block ODE from the same weights (``plot_theory``, dashed) in one colour; the book's
+    figures of SGD against its ODE (chapter "Beyond the paper").  Returns (sgd line, ode line)."""
+    if not hasattr(pair, "sgd") or not hasattr(pair, "ode"):
+        raise ValueError(f"pair must be a Paired (with .sgd and .ode), got {type(pair).__name__}")
+    return plot_sim(ax, pair.sgd, color=color, label=label), plot_theory(ax, pair.ode, color=color)

@@ -25,8 +25,8 @@ except ImportError:  # pragma: no cover - outside the book
 
 from .problem.checks import check_int
 
-__all__ = ["Table", "bound", "bound_to", "captioned", "condition", "frame", "glue", "glue_frame",
-           "glue_range", "interval", "sig", "signed", "table"]
+__all__ = ["Table", "bound", "bound_to", "captioned", "columns", "condition", "frame", "glue", "glue_all",
+           "glue_frame", "glue_range", "interval", "sig", "signed", "table"]
 
 
 def sig(x: float, digits: int = 2) -> float:
@@ -274,3 +274,39 @@ def interval(bounds, digits: int = 3) -> str:
     if lo >= hi:
         return "empty"
     return f"[{sig(lo, digits):.{digits}g}, {sig(hi, digits):.{digits}g}]"
+
+
+def columns(df: pd.DataFrame, names, formats: dict | None = None, digits: int = 3,
+            max_width: int = 100) -> Table:
+    """``frame`` of the columns ``names`` of ``df``, in that order, with the entries of
+    ``formats`` that name one of them: one dict of formats can serve every table of a chapter
+    (chapter "Beyond the paper").
+
+    Parameters
+    ----------
+    df : the result (a DataFrame of numbers)
+    names : the columns to show (each a column of ``df``)
+    formats : per column, as for ``frame``; entries for other columns are ignored
+    digits, max_width : as for ``frame``
+
+    Returns
+    -------
+    Table
+    """
+    if not isinstance(df, pd.DataFrame):
+        raise ValueError(f"df must be a pandas DataFrame, got {type(df).__name__}")
+    names = list(names)
+    missing = [n for n in names if n not in df.columns]
+    if not names or missing:
+        raise ValueError(f"names must be a non-empty list of columns of df; not in df: {missing}")
+    used = {k: v for k, v in (formats or {}).items() if k in names}
+    return frame(df[names], digits, formats=used, max_width=max_width)
+
+
+def glue_all(digits: int | None, **values) -> None:
+    """``glue`` every keyword argument, name -> value, at the same ``digits`` significant
+    digits (``None``: as given): the numbers of one paragraph of prose in one call."""
+    if not values:
+        raise ValueError("glue_all needs at least one name=value")
+    for name, value in values.items():
+        glue(name, value, digits)
