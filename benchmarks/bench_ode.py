@@ -37,7 +37,7 @@ Five measurements:
          rtol 1e-6 is itself ~1 % off a rtol = 1e-9 reference);
        * the CLI exits with status 0 and its CSV equals ``solve_ode`` in this process.
 
-The scipy right-hand side.  ``twolayer.theory.rhs(q, r, t, v, config)`` is public but evaluates the
+The scipy right-hand side.  ``twolayer.theory.rhs(alpha, state, setting)`` is public but evaluates the
 Gaussian averages in NumPy; the adapter below (``BlockRHS``) evaluates the same function as the
 integrator does: the global overlaps (``twolayer.data.global_overlaps``), the coefficients from the
 module-internal ``twolayer.theory.ode._Coefficients`` (compiled for erf) and the frozen-coefficient
@@ -81,7 +81,7 @@ except ImportError:  # not installed: use the source tree
     import twolayer
 
 from twolayer import Config, alpha_grid, eps_g, simulate, solve_ode
-from twolayer.data import global_overlaps
+from twolayer.state import global_overlaps
 from twolayer.problem.errors import IntegrationError
 from twolayer.problem.spectrum import groups
 
@@ -349,16 +349,18 @@ class BlockRHS:
     which is what the ETD2 integrator evaluates; checked against the public ``theory.rhs``."""
 
     def __init__(self, cfg, state, eta2=True):
+        from twolayer.state import resolve
         from twolayer.theory.blocks import rhs_frozen
         from twolayer.theory.ode import _Coefficients
 
         self.cfg, self.grp = cfg, groups(cfg)
+        self.setting = resolve(cfg)
         self.G, self.K, self.M = self.grp.size, cfg.K, cfg.M
         self.D = self.K * self.K + self.K * self.M
         self.t = np.ascontiguousarray(state.t)
         self.v = np.asarray(state.v, float)
         self.T = global_overlaps(self.t, self.t, self.t, self.grp.lam)[2]
-        self.coef = _Coefficients(cfg, eta2)
+        self.coef = _Coefficients(self.setting, eta2)
         self._rhs_frozen = rhs_frozen
         self.nfev = 0
         self.deadline = None  # perf_counter() time after which an evaluation raises OutOfTime
@@ -379,7 +381,7 @@ class BlockRHS:
         q, r = self.unpack(y)
         Q, R, _ = global_overlaps(q, r, self.t, self.grp.lam)
         Gl, Gr, E, _F = self.coef(Q, R, self.T, self.v)
-        dq, dr = self._rhs_frozen(q, r, self.t, self.grp, self.cfg, (Gl, Gr, E))
+        dq, dr = self._rhs_frozen(q, r, self.t, self.setting, (Gl, Gr, E))
         return self.pack(dq, dr)
 
     def eps(self, y):
@@ -394,12 +396,14 @@ class BlockRHS:
 
 
 def check_rhs_adapter(cfg):
-    from twolayer.theory import initial_overlaps, rhs
+    from twolayer.state import initial_state
+    from twolayer.theory.blocks import rhs
 
-    st = initial_overlaps(cfg, "sampled", 0)
+    st = initial_state(cfg, "sampled", 0)
     f = BlockRHS(cfg, st)
     y = f.pack(st.q, st.r)
-    dq, dr, _ = rhs(st.q, st.r, st.t, st.v, cfg)
+    d = rhs(0.0, st, cfg)
+    dq, dr = d.q, d.r
     ref = f.pack(dq, dr)
     rel = float(np.max(np.abs(f(0.0, y) - ref)) / np.max(np.abs(ref)))
     return {"config": f"N={cfg.N} L={cfg.L} K={cfg.K} M={cfg.M}", "max_rel_diff": rel, "tol": RHS_TOL,
@@ -410,9 +414,9 @@ def run_scipy(cfg, method, grid, rtol, budget_s, log):
     """One scipy run on the grid with a wall-time budget; eps_g at the grid points reached."""
     import scipy.integrate as si
 
-    from twolayer.theory import initial_overlaps
+    from twolayer.state import initial_state
 
-    st = initial_overlaps(cfg, "sampled", 0)
+    st = initial_state(cfg, "sampled", 0)
     f = BlockRHS(cfg, st)
     y0 = f.pack(st.q, st.r)
     kw = {"rtol": rtol, "atol": 1e-14}

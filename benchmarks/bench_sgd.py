@@ -64,7 +64,8 @@ except ImportError:  # not installed: use the source tree
 import numba
 
 from twolayer import Config, alpha_grid, eps_g, simulate
-from twolayer.data import GaussianInputs, init_weights, overlaps
+from twolayer.data import GaussianInputs
+from twolayer.state import init_weights, overlaps
 from twolayer.engines import reference_step
 from twolayer.problem.spectrum import coordinate_eigenvalues
 

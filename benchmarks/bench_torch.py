@@ -66,7 +66,8 @@ except ImportError:  # not installed: use the source tree
     import twolayer
 
 from twolayer import Config, simulate
-from twolayer.data import GaussianInputs, GivenInputs, init_weights
+from twolayer.data import GaussianInputs, GivenInputs
+from twolayer.state import init_weights
 from twolayer.engines import reference_step
 
 try:

@@ -22,7 +22,7 @@ from twolayer.state import global_overlaps
 from twolayer.gaussian.averages import delta_delta, eps_g, stein_coefficients
 from twolayer.problem.config import Config
 from twolayer.problem.spectrum import Groups, groups as groups_for
-from twolayer.theory.ode import initial_overlaps as _initial
+from twolayer.state import initial_state as _initial
 
 
 def coefficients(q, r, t, lam, cfg: Config, eta2: bool):

@@ -31,7 +31,8 @@ from twolayer.problem.spectrum import coordinate_eigenvalues, groups
 from twolayer.theory import _kernels as kn
 from twolayer.theory.blocks import coefficients, rhs_frozen
 from twolayer.theory.blocks import rhs
-from twolayer.theory.ode import _group_last, _Integrator, initial_overlaps
+from twolayer.state import initial_state
+from twolayer.theory.ode import _group_last, _Integrator
 
 
 # ------------------------------------------------------------------------------------------------
@@ -39,7 +40,7 @@ from twolayer.theory.ode import _group_last, _Integrator, initial_overlaps
 # ------------------------------------------------------------------------------------------------
 def test_sampled_initial_overlaps_are_the_simulation_weights():
     cfg = Config(N=120, L=6, K=2, M=3, trainable=50)
-    st = initial_overlaps(cfg, "sampled", 7)
+    st = initial_state(cfg, "sampled", 7)
     J, B = init_weights(cfg, 7)
     Q, R, T = overlaps(J, B, coordinate_eigenvalues(cfg))
     Qb, Rb, Tb = global_overlaps(st.q, st.r, st.t, groups(cfg).lam)
@@ -69,7 +70,7 @@ def _to_group_last(x):
 def test_frozen_flow_is_exact():
     cfg = Config(N=64, L=4, K=2, M=3, beta=1.0, eta=0.5)
     g = groups(cfg)
-    st = initial_overlaps(cfg, "sampled", 1)
+    st = initial_state(cfg, "sampled", 1)
     q, r, t = st.q, st.r + 0.05, st.t
     setting = resolve(cfg)
     coef = coefficients(q, r, t, setting)
@@ -157,7 +158,7 @@ def test_anderson_step_is_least_squares():
 def test_block_ode_matches_a_reference_integrator():
     """The exponential integrator against DOP853 on the same right-hand side (erf, eta2 on)."""
     cfg = Config(N=64, L=4, K=2, M=2, beta=1.0, eta=0.3)
-    st = initial_overlaps(cfg, "sampled", 1)
+    st = initial_state(cfg, "sampled", 1)
     q, r, t, v = st.q, st.r, st.t, st.v
     alpha = alpha_grid(200, 30, 64)
 
@@ -270,7 +271,7 @@ def test_trained_readout_ode_is_riegler_biehl():
     implementation (``_riegler_biehl_rhs``, scipy's DOP853) from the same sampled initial overlaps."""
     cfg = Config(N=500, L=1, K=3, M=2, eta=0.4, sigma_J=0.3, train_readout=True, eta_readout=0.25,
                  teacher_readout=(1.0, 0.6))
-    st = initial_overlaps(cfg, "sampled", 3)
+    st = initial_state(cfg, "sampled", 3)
     Q0, R0, T = st.q[0], st.r[0], st.t[0]          # L = 1: one group with lambda = 1
     alpha = np.array([1.0, 5.0, 20.0, 60.0])
     f, eps = _riegler_biehl_rhs(cfg.K, cfg.M, cfg.teacher_weights, cfg.eta, cfg.eta_v)
@@ -339,7 +340,7 @@ def test_etd2_step_is_second_order():
     """Fixed steps of the bare ETD2RK step (no Richardson extrapolation) of the compiled
     integrator: halving h divides the error by 4."""
     cfg = Config(N=64, L=4, K=2, M=2, eta=0.3, sigma_J=0.3)
-    st = initial_overlaps(cfg, "sampled", 1)
+    st = initial_state(cfg, "sampled", 1)
     A = 20.0
     ref = solve_ode(cfg, [A], seeds=1, rtol=1e-11, atol=1e-20, keep_blocks=True)
     qr, rr = ref.info["q"][0, -1], ref.info["r"][0, -1]

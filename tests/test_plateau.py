@@ -13,12 +13,12 @@ from twolayer.problem.spectrum import eigenvalues
 from twolayer.theory import plateau as P
 from twolayer.state import BlockState
 from twolayer.theory.blocks import rhs
-from twolayer.theory.ode import initial_overlaps
+from twolayer.state import initial_state
 
 
 def test_fixed_point_is_a_symmetric_root_of_rhs():
     cfg = Config(N=60, L=6, K=3, M=3, beta=0.5, eta=0.1, sigma_J=0.01)
-    t = initial_overlaps(cfg, "sampled", seed=2).t  # a sampled teacher (T not prop. to I)
+    t = initial_state(cfg, "sampled", seed=2).t  # a sampled teacher (T not prop. to I)
     for tt in (None, t):
         p = P.plateau(cfg, t=tt)
         assert P.residual(p) < 1e-10
@@ -57,7 +57,7 @@ def test_global_plateau_independent_of_L_and_rate_scales_with_lambda2():
 
 def test_secular_rate_equals_dense_jacobian():
     cfg = Config(N=40, L=4, K=3, M=2, beta=1.0, eta=0.1, sigma_J=0.01)
-    t = initial_overlaps(cfg, "sampled", seed=0).t
+    t = initial_state(cfg, "sampled", seed=0).t
     p = P.plateau(cfg, t=t)
     w = P.spectrum(cfg, p.q, p.r, p.t)
     assert abs(p.escape_rate - w[0].real) < 1e-10

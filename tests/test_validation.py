@@ -14,7 +14,7 @@ from twolayer import (Budget, BudgetError, Config, DivergenceError, Trajectory, 
 from twolayer.data import GivenInputs
 from twolayer.state import init_weights
 from twolayer.theory import linear, plateau
-from twolayer.theory.ode import initial_overlaps
+from twolayer.state import initial_state
 
 
 def raises_naming(name, fn, *args, **kw):
@@ -179,7 +179,7 @@ def test_given_weights_are_checked_against_the_config():
 
 
 def test_initial_overlaps_are_validated():
-    st = initial_overlaps(CFG, "sampled", 0)
+    st = initial_state(CFG, "sampled", 0)
     q, r, t = st.q, st.r, st.t
     raises_naming("q0", solve_ode, CFG, [1.0], init=(q[:, :1], r, t))
     bad = q.copy()

@@ -17,7 +17,7 @@ from ..problem.checks import check_float, check_seeds
 from ..problem.config import Config
 from ..problem.trajectory import Trajectory
 from ..theory import plateau as _plateau
-from ..theory.ode import initial_overlaps
+from ..state.weights import initial_state
 
 __all__ = ["escape_by_seed"]
 
@@ -55,7 +55,7 @@ def escape_by_seed(config: Config, ode: Trajectory, sgd: Trajectory | None = Non
         raise ValueError("ode (and sgd) must have one row per seed of seeds (and sgd_seeds)")
     rows = []
     for i, s in enumerate(seeds):
-        p = _plateau.plateau(config, t=initial_overlaps(config, "sampled", s).t)
+        p = _plateau.plateau(config, t=initial_state(config, "sampled", s).t)
         e_o = ode.eps_g[i]
         a_u, _ = unstable_amplitude(ode.alpha, ode.R[i], e_o, p.eps_p, p.escape_rate)
         R_p = float(np.abs(p.overlaps()[1]).mean())

@@ -3,6 +3,7 @@ linear network, the plateau and the asymptotic phase.  Pure functions (no simula
 Imports ``twolayer.problem``, ``gaussian`` and ``data``."""
 
 from . import asymptotic, frontier, hierarchy, linear, ode, plateau, spectral
-from .ode import initial_overlaps, rhs, solve_ode
+from .blocks import rhs
+from .ode import solve_ode
 
-__all__ = ["asymptotic", "frontier", "hierarchy", "initial_overlaps", "linear", "ode", "plateau", "rhs", "solve_ode", "spectral"]
+__all__ = ["asymptotic", "frontier", "hierarchy", "linear", "ode", "plateau", "rhs", "solve_ode", "spectral"]

@@ -58,9 +58,8 @@ from ..state.blocks import BlockState
 from ..state.setting import Setting, resolve
 from ..state.weights import initial_state
 from . import _kernels as kn
-from .blocks import rhs
 
-__all__ = ["initial_overlaps", "rhs", "solve_ode"]
+__all__ = ["solve_ode"]
 
 #: A run whose overlaps exceed this factor times their initial size is reported as diverged.
 GROWTH = 1e6
@@ -88,10 +87,6 @@ IMPLICIT_ETA = 0.3
 #: Work per step, G K^2 (K + M), from which the ODE shares each step among threads by default
 #: (below it a step takes well under a millisecond and the hand-over would cost more than it saves).
 THREADED_WORK = 200_000
-
-
-#: The block state at alpha = 0 (``twolayer.state.initial_state``), under the ODE's name.
-initial_overlaps = initial_state
 
 
 class _Anderson:
