@@ -35,8 +35,8 @@ def _cov(d, seed, scale=0.8):
 # ------------------------------------------------------------------------------------------------
 # pair averages
 # ------------------------------------------------------------------------------------------------
-@pytest.mark.parametrize("name", ["erf", "linear"])
-def test_pair_averages_vs_monte_carlo_erf_linear(name, monte_carlo):
+@pytest.mark.parametrize("name", ["erf", "linear", "relu", "tanh"])
+def test_pair_averages_vs_monte_carlo(name, monte_carlo):
     act = activation_of(name)
     C = _cov(2, 1)
     u = np.random.default_rng(2).multivariate_normal(np.zeros(2), C, size=MC)
@@ -44,25 +44,12 @@ def test_pair_averages_vs_monte_carlo_erf_linear(name, monte_carlo):
     args = (C[0, 0], C[1, 1], C[0, 1])
     monte_carlo(act.g(a) * act.g(b), act.gg(*args), "gg")
     monte_carlo(act.dg(a) * act.dg(b), act.dgdg(*args), "dgdg")
-    if name == "erf":
-        monte_carlo(act.d2g(a) * act.g(b), act.d2gg(*args), "d2gg")
-        # same variable: E[g''(a) g(a)]
-        monte_carlo(act.d2g(a) * act.g(a), act.d2gg(C[0, 0], C[0, 0], C[0, 0]), "d2gg diag")
-
-
-@pytest.mark.parametrize("name", ["relu", "tanh"])
-def test_pair_averages_vs_monte_carlo_relu_tanh(name, monte_carlo):
-    act = activation_of(name)
-    C = _cov(2, 1)
-    u = np.random.default_rng(2).multivariate_normal(np.zeros(2), C, size=MC)
-    a, b = u[:, 0], u[:, 1]
-    args = (C[0, 0], C[1, 1], C[0, 1])
-    monte_carlo(act.g(a) * act.g(b), act.gg(*args), "gg")
-    monte_carlo(act.dg(a) * act.dg(b), act.dgdg(*args), "dgdg")
-    if name == "tanh":
-        monte_carlo(act.d2g(a) * act.g(b), act.d2gg(*args), "d2gg")
-    else:  # relu'' is a delta: Stein's lemma E[a g'(a) g(b)] = caa E[g''(a) g(b)] + cab E[g'(a) g'(b)]
+    if name == "relu":  # relu'' is a delta: Stein's lemma E[a g'(a) g(b)] = caa E[g''(a) g(b)] + cab E[g'(a) g'(b)]
         monte_carlo((a * act.dg(a) * act.g(b) - C[0, 1] * act.dg(a) * act.dg(b)) / C[0, 0], act.d2gg(*args), "d2gg")
+    elif name != "linear":
+        monte_carlo(act.d2g(a) * act.g(b), act.d2gg(*args), "d2gg")
+    if name == "erf":  # same variable: E[g''(a) g(a)]
+        monte_carlo(act.d2g(a) * act.g(a), act.d2gg(C[0, 0], C[0, 0], C[0, 0]), "d2gg diag")
 
 
 # ------------------------------------------------------------------------------------------------
