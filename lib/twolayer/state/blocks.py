@@ -32,7 +32,8 @@ def _sum_groups(x, w, out):
 
 
 def global_overlaps(q, r, t, lam, power: int = 1):
-    """Q^(k), R^(k), T^(k) = sum_g lambda_g^k (q^g, r^g, t^g) (Eq. {eq}`eq-dyn-global`).
+    """Q^(k), R^(k), T^(k) = sum_g lambda_g^k (q^g, r^g, t^g) (chapter
+    {ref}`chap-dynamics`, section "From SGD to the block equations").
 
     Parameters
     ----------
