@@ -16,6 +16,19 @@ napoleon (priority 400 < 500) and rewrites every docstring line outside its inli
 * an inline literal or role glued to a following or preceding word (````x````^2) is separated by
   an escaped space, which reST requires and which renders as nothing.
 
+It then rewrites the docstring's structure (``numpy_sections``, ``literal_blocks``):
+
+* a ``Parameters`` or ``Attributes`` section, whose entries read ``name : description`` (where
+  numpydoc has a type), becomes the field list napoleon writes for a typeless entry,
+  "**name** -- description"; a ``Returns`` section, a sentence, becomes a ``:returns:`` field
+  (napoleon would print the description as a type and the sentence in italics);
+* an indented block after a paragraph (an ASCII formula) becomes a plain-text literal block
+  (reST would make it a block quote and run its lines together).
+
+A third hook (``autodoc-process-signature``) writes a dataclass field's default factory as its
+call, ``info: dict = dict()`` for ``<factory>``: that is no Python, and Sphinx would give up
+parsing the signature and print its annotations raw (``~numpy.ndarray``).
+
 Properties and attributes are kept out of napoleon: a second hook (priority 600, after napoleon)
 restores their docstrings, since napoleon would read a leading ``N_l: the number of ...`` as a
 type (an unresolvable cross-reference).
@@ -208,7 +221,8 @@ def numpy_sections(lines: list[str]) -> list[str]:
 
 def literal_blocks(lines: list[str]) -> list[str]:
     """Indented blocks after a paragraph (the ASCII formulas of the docstrings) as literal
-    blocks: reST would make them block quotes and run their lines together."""
+    blocks of plain text: reST would make them block quotes and run their lines together (and
+    ``::`` would highlight them as Python)."""
     out: list[str] = []
     for i, line in enumerate(lines):
         if (line.strip() and i >= 2 and not lines[i - 1].strip()
@@ -223,7 +237,7 @@ def literal_blocks(lines: list[str]) -> list[str]:
                     and not _OPENS_BLOCK.match(para[0])
                     and not para[-1].rstrip().endswith("::")
                     and not _is_header(lines, k)):
-                out.extend([" " * base + "::", ""])
+                out.extend([" " * base + ".. code-block:: text", ""])
         out.append(line)
     return out
 
