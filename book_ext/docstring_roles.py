@@ -29,6 +29,9 @@ A third hook (``autodoc-process-signature``) writes a dataclass field's default 
 call, ``info: dict = dict()`` for ``<factory>``: that is no Python, and Sphinx would give up
 parsing the signature and print its annotations raw (``~numpy.ndarray``).
 
+A module constant without a ``#:`` comment would show the docstring of its type ("Built-in
+immutable sequence"): that is dropped, the ``autodata`` directive's content describes it.
+
 Properties and attributes are kept out of napoleon: a second hook (priority 600, after napoleon)
 restores their docstrings, since napoleon would read a leading ``N_l: the number of ...`` as a
 type (an unresolvable cross-reference).
@@ -246,7 +249,17 @@ _NO_NAPOLEON = ("property", "attribute", "data")
 _saved: dict[str, list[str]] = {}
 
 
+def _type_doc(what: str, obj, lines: list[str]) -> bool:
+    """Is this the docstring of a built-in type (a module constant without a ``#:`` comment:
+    autodoc falls back to ``tuple.__doc__``)?"""
+    doc = getattr(type(obj), "__doc__", None)
+    return (what in _NO_NAPOLEON and type(obj).__module__ == "builtins" and bool(doc)
+            and " ".join(" ".join(lines).split()) == " ".join(doc.split()))
+
+
 def process_docstring(app, what, name, obj, options, lines: list[str]) -> None:
+    if _type_doc(what, obj, lines):
+        lines[:] = []          # the directive's own content describes the constant
     lines[:] = literal_blocks(numpy_sections([myst_to_rst(line) for line in lines]))
     if what in _NO_NAPOLEON:
         _saved[name] = list(lines)

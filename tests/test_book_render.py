@@ -27,7 +27,8 @@ The reference layer (``book/contributing.md``, "Reference pages") is checked on 
 its sections are the package's layers in the order of the import contract in ``pyproject.toml``,
 no signature shows a raw ``~module.Class`` annotation, and every public function and class (the
 ``__all__`` of ``twolayer``, of the modules it lists and of every layer) has an entry, those of
-``twolayer.__all__`` under their top-level name.
+``twolayer.__all__`` under their top-level name.  Every chapter offers its notebook as an
+``.ipynb`` download, and the footer names the package's version and licence and ``CITATION.cff``.
 
 ``TWOLAYER_BOOK_ROOT`` points the test at another copy of the book (default: this repository).
 
@@ -316,9 +317,13 @@ def test_page_renders(built_book, page, tmp_path):
         assert _valid_image(path), f"{page}: {path} is not a valid image"
     probe.unlink()
 
-    # chapters built from the reference notebooks show their outputs
+    # chapters built from the reference notebooks show their outputs, and offer the notebook
     if page.startswith("chapters/"):
         assert "cell_output" in static, f"{page}: no cell outputs rendered"
+        name = Path(page).name
+        assert re.search(rf'href="[^"]*_sources/chapters/{re.escape(name)}\.ipynb"', static), (
+            f"{page}: no .ipynb download"
+        )
 
     if page in ("intro", "chapters/00_quickstart"):
         SCREENSHOTS.mkdir(parents=True, exist_ok=True)
@@ -523,3 +528,22 @@ def test_api_documents_every_public_name(built_book):
         if not wanted & ids:
             missing.append(f"{mod}.{name}")
     assert not missing, f"public names without an entry on the API page ({API_PAGE}.md): {missing}"
+
+
+def test_footer_names_version_and_licence(built_book):
+    """The footer of every page: the package's version and licence (read at build time by
+    book_ext/book_meta.py) and how to cite (CITATION.cff); no "By ..." author line."""
+    import twolayer
+
+    cfg = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    licence = cfg["project"]["license"]
+    licence = licence["text"] if isinstance(licence, dict) else licence
+    for page in ("intro", API_PAGE):
+        static = (built_book / f"{page}.html").read_text(encoding="utf-8")
+        m = re.search(r'<div class="extra_footer">(.*?)</div>', static, re.S)
+        assert m, f"{page}: no extra footer"
+        footer = " ".join(html.unescape(re.sub(r"<[^>]+>", "", m.group(1))).split())
+        assert f"twolayer {twolayer.__version__}" in footer, footer
+        assert f"{licence} licence" in footer and "CITATION.cff" in footer, footer
+        assert "{version}" not in footer and "{license}" not in footer, footer
+        assert 'class="component-author"' not in static, f"{page}: a 'By ...' line in the footer"
