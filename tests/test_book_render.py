@@ -23,6 +23,13 @@ and on a phone (390 px, emulated through the DevTools protocol, since a headless
 narrower than 500 px) every display equation fits its column after that script has run, and no
 page is wider than the screen.
 
+The reference layer (``book/contributing.md``, "Reference pages") is checked on the built API page:
+its sections are the package's layers in the order of the import contract in ``pyproject.toml``,
+no signature shows a raw ``~module.Class`` annotation, and every public function and class (the
+``__all__`` of ``twolayer``, of the modules it lists and of every layer) has an entry, those of
+``twolayer.__all__`` under their top-level name.  Every chapter offers its notebook as an
+``.ipynb`` download, and the footer names the package's version and licence and ``CITATION.cff``.
+
 ``TWOLAYER_BOOK_ROOT`` points the test at another copy of the book (default: this repository).
 
 The main build (``scripts/build_book.sh``) reads ``chapters/*.md`` and executes them; this test
@@ -38,6 +45,7 @@ import os
 import re
 import subprocess
 import sys
+import tomllib
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -309,9 +317,13 @@ def test_page_renders(built_book, page, tmp_path):
         assert _valid_image(path), f"{page}: {path} is not a valid image"
     probe.unlink()
 
-    # chapters built from the reference notebooks show their outputs
+    # chapters built from the reference notebooks show their outputs, and offer the notebook
     if page.startswith("chapters/"):
         assert "cell_output" in static, f"{page}: no cell outputs rendered"
+        name = Path(page).name
+        assert re.search(rf'href="[^"]*_sources/chapters/{re.escape(name)}\.ipynb"', static), (
+            f"{page}: no .ipynb download"
+        )
 
     if page in ("intro", "chapters/00_quickstart"):
         SCREENSHOTS.mkdir(parents=True, exist_ok=True)
@@ -427,3 +439,111 @@ def test_display_equations_fit_a_phone(built_book, tmp_path):
     # every figure opens at full size when tapped (_static/figure-links.js)
     unlinked = {p: r["unlinked"] for p, r in results.items() if r["unlinked"]}
     assert not unlinked, f"figures without a link to their full-size image: {unlinked}"
+
+
+# ------------------------------------------------------------------------------------------------
+# the API page (book/api.md): grouped by layer, clean signatures, every public name documented
+# ------------------------------------------------------------------------------------------------
+API_PAGE = "book/api"
+
+
+def _contract_layers() -> list[list[str]]:
+    """The layers of the import-linter contract in pyproject.toml, bottom first."""
+    cfg = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    (contract,) = [c for c in cfg["tool"]["importlinter"]["contracts"] if c["type"] == "layers"]
+    return [[x.strip() for x in layer.split("|")] for layer in reversed(contract["layers"])]
+
+
+def _public_api() -> list[tuple[str, str, object]]:
+    """(module, name, object) of every public function and class: the ``__all__`` of
+    ``twolayer``, of the modules an ``__all__`` lists (recursively), and of every layer of the
+    contract that is a module of its own (io, sweeps, plotting, ...)."""
+    import importlib
+    import inspect
+
+    seen, out = set(), []
+    todo = ["twolayer"] + [f"twolayer.{m}" for layer in _contract_layers() for m in layer]
+    while todo:
+        name = todo.pop(0)
+        if name in seen:
+            continue
+        seen.add(name)
+        mod = importlib.import_module(name)
+        for attr in getattr(mod, "__all__", ()):
+            obj = getattr(mod, attr)
+            if inspect.ismodule(obj):
+                todo.append(obj.__name__)
+            elif inspect.isclass(obj) or inspect.isfunction(obj):
+                out.append((name, attr, obj))
+    return out
+
+
+def _api_html(built_book) -> str:
+    page = built_book / f"{API_PAGE}.html"
+    assert page.is_file(), f"{API_PAGE}.html was not built"
+    return page.read_text(encoding="utf-8")
+
+
+def _signatures(static: str) -> dict[str, str]:
+    """{id: visible text} of every object description's signature on a page."""
+    out = {}
+    for m in re.finditer(r'<dt class="sig sig-object py"[^>]*?id="([^"]+)"[^>]*>(.*?)</dt>', static, re.S):
+        out[m.group(1)] = " ".join(html.unescape(re.sub(r"<[^>]+>", "", m.group(2))).split())
+    return out
+
+
+def test_api_sections_follow_the_layers(built_book):
+    """One section per layer, bottom first, in the order of the import contract (siblings of one
+    layer in any order)."""
+    static = _api_html(built_book)
+    heads = [html.unescape(re.sub(r"<[^>]+>", "", h)).strip()
+             for h in re.findall(r'<h2>([^<]*)<a class="headerlink"', static)]
+    layers = _contract_layers()
+    assert sorted(heads) == sorted(m for layer in layers for m in layer), heads
+    order = {m: i for i, layer in enumerate(layers) for m in layer}
+    assert [order[h] for h in heads] == sorted(order[h] for h in heads), heads
+
+
+def test_api_signatures_are_clean(built_book):
+    """No signature shows an annotation Sphinx could not parse (``~numpy.ndarray``, which it
+    prints when a signature is no Python, e.g. a dataclass default ``<factory>``)."""
+    sigs = _signatures(_api_html(built_book))
+    assert len(sigs) > 100, f"only {len(sigs)} signatures on the API page"
+    raw = {k: _short(v, 160) for k, v in sigs.items() if "~" in v or "<factory>" in v}
+    assert not raw, f"signatures with raw annotations: {raw}"
+
+
+def test_api_documents_every_public_name(built_book):
+    """Every public function and class has an entry: a name of ``twolayer.__all__`` under its
+    top-level name (the name the chapters use, ``tl.simulate``), any other under one of the names
+    that reach it (its subpackage's, its module's)."""
+    ids = set(_signatures(_api_html(built_book)))
+    public = _public_api()
+    paths: dict[int, set[str]] = {}
+    for mod, name, obj in public:
+        paths.setdefault(id(obj), {f"{obj.__module__}.{obj.__qualname__}"}).add(f"{mod}.{name}")
+    missing = []
+    for mod, name, obj in public:
+        wanted = {f"twolayer.{name}"} if mod == "twolayer" else paths[id(obj)]
+        if not wanted & ids:
+            missing.append(f"{mod}.{name}")
+    assert not missing, f"public names without an entry on the API page ({API_PAGE}.md): {missing}"
+
+
+def test_footer_names_version_and_licence(built_book):
+    """The footer of every page: the package's version and licence (read at build time by
+    book_ext/book_meta.py) and how to cite (CITATION.cff); no "By ..." author line."""
+    import twolayer
+
+    cfg = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    licence = cfg["project"]["license"]
+    licence = licence["text"] if isinstance(licence, dict) else licence
+    for page in ("intro", API_PAGE):
+        static = (built_book / f"{page}.html").read_text(encoding="utf-8")
+        m = re.search(r'<div class="extra_footer">(.*?)</div>', static, re.S)
+        assert m, f"{page}: no extra footer"
+        footer = " ".join(html.unescape(re.sub(r"<[^>]+>", "", m.group(1))).split())
+        assert f"twolayer {twolayer.__version__}" in footer, footer
+        assert f"{licence} licence" in footer and "CITATION.cff" in footer, footer
+        assert "{version}" not in footer and "{license}" not in footer, footer
+        assert 'class="component-author"' not in static, f"{page}: a 'By ...' line in the footer"
