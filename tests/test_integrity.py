@@ -127,9 +127,18 @@ def _tracked_files() -> dict:
 
 
 def test_every_chapter_writes_its_figures_outside_the_tracked_tree():
+    """Every chapter saves its figures to ``RUN.figures`` of its one-call preamble, whose default
+    (no TWOLAYER_FIGURES) is the untracked ``../_build/figures``."""
+    import re
+
+    import twolayer as tl
+
+    assert tl.book.setup(environ={}).figures == "../_build/figures"
     for md in sorted((ROOT / "chapters").glob("*.md")):
-        lines = [ln for ln in md.read_text().splitlines() if ln.startswith("FIGURES = ")]
-        assert lines == ['FIGURES = os.environ.get("TWOLAYER_FIGURES", "../_build/figures")'], md.name
+        text = md.read_text()
+        assert re.search(r"^RUN = tl\.book\.setup\(", text, re.M), md.name
+        calls = re.findall(r"\b(?:save|publish)\(\s*\w+,\s*[^,]+,\s*([^)]+)\)", text)
+        assert calls and set(calls) == {"RUN.figures"}, (md.name, calls)
 
 
 def test_executing_a_chapter_as_the_book_does_writes_no_tracked_file(monkeypatch):
