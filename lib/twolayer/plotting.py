@@ -263,15 +263,15 @@ def save(fig, name: str, directory) -> tuple[Path, Path]:
     return png, svg
 
 
-def curve_axes(ax, *, xlabel: str = ALPHA, ylabel: str = EPS_G, legend: bool | str | None = True,
-               **legend_kw) -> None:
+def curve_axes(ax, *, xlabel: str | None = None, ylabel: str | None = None,
+               legend: bool | str | None = True, **legend_kw) -> None:
     """The axes of learning curves, as (almost) every figure of the book has them: log-log
     (``loglog``), labelled (``set_labels``; default alpha and eps_g), with a legend.
 
     Parameters
     ----------
     ax : a matplotlib Axes
-    xlabel, ylabel : the axis labels
+    xlabel, ylabel : the axis labels (default ``ALPHA`` and ``EPS_G``)
     legend : True for a legend where matplotlib finds room, a location string (``"lower left"``)
         to place it, False or None for none
     legend_kw : further options of ``ax.legend`` (e.g. ``ncols=2``)
@@ -279,7 +279,7 @@ def curve_axes(ax, *, xlabel: str = ALPHA, ylabel: str = EPS_G, legend: bool | s
     if legend is not None and not isinstance(legend, (bool, str)):
         raise ValueError(f"legend must be True, False, None or a location string, got {legend!r}")
     loglog(ax)
-    set_labels(ax, xlabel, ylabel)
+    set_labels(ax, ALPHA if xlabel is None else xlabel, EPS_G if ylabel is None else ylabel)
     if legend is True:
         ax.legend(**legend_kw)
     elif legend:

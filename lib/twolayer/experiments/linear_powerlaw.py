@@ -35,7 +35,7 @@ class LinearPowerlaw:
         """Exponents fitted over the inner window [10 alpha_1, alpha_L / 10]: ``-beta/(1+beta)``
         (the asymptotic law), ``fit exact``, ``gap`` (fit exact + beta/(1+beta)), ``fit
         continuum`` (the continuum law with its cut-offs), ``centre slope`` (Eq.
-        eq-lin-centre-slope) and ``fit small-eta sum`` (the small-eta closed form)."""
+        {eq}`eq-lin-centre-slope`) and ``fit small-eta sum`` (the small-eta closed form)."""
         c, a, (a1, aL) = self.config, self.alpha, self.window
         small = lin.small_eta_curve(c, a, init="mean").mean()
         ex, co, sm = [fit_slope(a, y, (10 * a1, aL / 10))

@@ -58,10 +58,10 @@ def eta2_scan(config: Config, etas, *, trainable: int, eta_alpha: float = 5.0,
     -------
     DataFrame, one row per eta: ``eta``; ``full/small (eta alpha=5)``, the exact solution over
     the small-eta closed form at ``eta_alpha`` (column named with its value); ``1/(1-eta/2)``,
-    the quasi-equilibrium prediction 1/(1 - eta/eta_max) (Eq. eq-lin-quasi; eta_max = 2 for full
-    training); ``slowest rate/(2 eta lam_L)``, minus the eigenvalue of S (Eq. eq-lin-sym) closest
+    the quasi-equilibrium prediction 1/(1 - eta/eta_max) (Eq. {eq}`eq-lin-quasi`; eta_max = 2 for full
+    training); ``slowest rate/(2 eta lam_L)``, minus the eigenvalue of S (Eq. {eq}`eq-lin-sym`) closest
     to zero over its small-eta value; ``eps_inf/eps_fr``, the reachable error with N_l =
-    ``trainable`` (Eq. eq-lin-eps-inf) over the frozen error, and ``long run``, the exact solution
+    ``trainable`` (Eq. {eq}`eq-lin-eps-inf`) over the frozen error, and ``long run``, the exact solution
     at ``long_eta_alpha`` over the same.
     """
     trainable = check_int("trainable", trainable, 1, config.N - 1)
