@@ -9,7 +9,6 @@ from twolayer.experiments import (
     agreement,
     alpha_grids,
     paired_results,
-    paired_sweep,
 )
 from twolayer.problem.trajectory import Trajectory
 
@@ -85,7 +84,7 @@ def test_agreement_validates():
 
 def test_paired_sweep_pairs_sgd_and_ode_from_the_same_weights():
     cfgs = [CFG, CFG.replace(sigma_J=0.1)]
-    pairs = paired_sweep(cfgs, 5.0, sweep=tl.sweep, seeds=(0, 1), points=12, alpha_min=0.05,
+    pairs = tl.sweeps.paired_sweep(cfgs, 5.0, seeds=(0, 1), points=12, alpha_min=0.05,
                          rtol=1e-6, scheduler="synchronous")
     assert list(pairs) == cfgs
     for c, pr in pairs.items():
@@ -95,9 +94,7 @@ def test_paired_sweep_pairs_sgd_and_ode_from_the_same_weights():
         np.testing.assert_allclose(pr.sgd.eps_g[:, 0], pr.ode.eps_g[:, 0], rtol=0.05)
     res = tl.sweep(cfgs, seeds=(0,), method=("sgd", "ode"), alpha=np.array([1.0, 5.0]), scheduler="synchronous")
     assert list(paired_results(res)) == cfgs
-    with pytest.raises(ValueError, match="sweep"):
-        paired_sweep(cfgs, 5.0, sweep=None)
     with pytest.raises(ValueError, match="method"):
-        paired_sweep(cfgs, 5.0, sweep=tl.sweep, method="sgd")
+        tl.sweeps.paired_sweep(cfgs, 5.0, method="sgd")
     with pytest.raises(ValueError, match="sweep result"):
         paired_results(object())

@@ -39,6 +39,7 @@ import numpy as np
 
 from ._version import __version__
 from .engines.sgd import simulate
+from .experiments.agreement import alpha_grids, paired_results
 from .io import (
     atomic_write,
     load_spectrum,
@@ -62,7 +63,7 @@ from .problem.trajectory import Trajectory, alpha_grid
 from .state.setting import resolve
 from .theory.ode import solve_ode
 
-__all__ = ["SweepResult", "Task", "connect", "grid_from_strings", "make_grid", "run_task", "sweep"]
+__all__ = ["SweepResult", "Task", "connect", "grid_from_strings", "make_grid", "paired_sweep", "run_task", "sweep"]
 
 #: Config fields written as columns of results.csv (the spectrum, if any, is named by its hash).
 COLUMNS = ("N", "L", "K", "M", "beta", "eta", "sigma_J", "activation", "readout", "trainable", "train_readout",
@@ -451,3 +452,28 @@ def _store(task: Task, payload: bytes, root, done: dict) -> None:
     done[task.key] = trajectory_from_bytes(payload, f"the result of task {task.key}")[0]
     if root is not None:
         atomic_write(root / "tasks" / f"{task.key}.npz", payload)
+
+
+def paired_sweep(configs, alpha_max, *, seeds=(0,), points: int = 120, alpha_min: float | None = None,
+                 **sweep_kw) -> dict:
+    """SGD and the block ODE from the same weights for every configuration and seed, in one
+    ``sweep`` on the grids of ``experiments.alpha_grids``, paired per configuration
+    (``experiments.paired_results``; chapter "Beyond the paper").
+
+    Parameters
+    ----------
+    configs : list of ``Config``
+    alpha_max, points, alpha_min : the grids (``alpha_max`` per configuration as a mapping, or
+        one float)
+    seeds : the seeds of every configuration
+    sweep_kw : further arguments of ``sweep`` (``rtol``, ``store``, ``scheduler``, ...)
+
+    Returns
+    -------
+    dict configuration -> ``Paired`` (sgd, ode), in the order of ``configs``
+    """
+    if "method" in sweep_kw or "alpha" in sweep_kw:
+        raise ValueError("paired_sweep sets method and alpha itself: do not pass them")
+    configs = list(configs)
+    grids = alpha_grids(configs, alpha_max, points, alpha_min)
+    return paired_results(sweep(configs, seeds=seeds, method=("sgd", "ode"), alpha=grids, **sweep_kw))

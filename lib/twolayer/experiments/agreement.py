@@ -64,33 +64,6 @@ def paired_results(result) -> dict:
     return {c: Paired(result.trajectory(c, "sgd"), result.trajectory(c, "ode")) for c in result.configs}
 
 
-def paired_sweep(configs, alpha_max, *, sweep, seeds=(0,), points: int = 120,
-                 alpha_min: float | None = None, **sweep_kw) -> dict:
-    """SGD and the block ODE from the same weights for every configuration and seed, in one
-    sweep on the grids of ``alpha_grids``, paired per configuration (``paired_results``).
-
-    Parameters
-    ----------
-    configs : list of ``Config``
-    alpha_max, points, alpha_min : the grids (``alpha_grids``; ``alpha_max`` per configuration
-        as a mapping, or one float)
-    sweep : the sweep runner, ``tl.sweep`` (passed in: the sweeps layer sits above this one)
-    seeds : the seeds of every configuration
-    sweep_kw : further arguments of the runner (``rtol``, ``store``, ``scheduler``, ...)
-
-    Returns
-    -------
-    dict configuration -> ``Paired`` (sgd, ode), in the order of ``configs``
-    """
-    if not callable(sweep):
-        raise ValueError(f"sweep must be the sweep runner (tl.sweep), got {type(sweep).__name__}")
-    if "method" in sweep_kw or "alpha" in sweep_kw:
-        raise ValueError("paired_sweep sets method and alpha itself: do not pass them")
-    configs = list(configs)
-    grids = alpha_grids(configs, alpha_max, points, alpha_min)
-    return paired_results(sweep(configs, seeds=seeds, method=("sgd", "ode"), alpha=grids, **sweep_kw))
-
-
 def _finite_mean(x: np.ndarray) -> float:
     ok = np.isfinite(x)
     return float(np.mean(x[ok])) if ok.any() else float("nan")
