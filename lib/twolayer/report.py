@@ -192,6 +192,7 @@ def captioned(table: Table, caption: str) -> Table:
         raise ValueError("caption must be one non-empty line of at most 100 characters")
     return _Captioned(table.frame, caption)
 
+
 def glue_frame(df: pd.DataFrame, name: str = "{column}_{index}", digits: int | dict | None = 3) -> None:
     """Glue every cell of a DataFrame for the prose, each under a name made by a rule: several
     prose numbers from one result in one call (``glue`` for each cell).
