@@ -3,7 +3,7 @@
 myst-nb gives an image of a cell output the path of its file as alt text (a hashed name that
 a screen reader reads out letter by letter); a figure directive without ``:alt:`` has none.
 After the references are resolved, every image inside a captioned figure whose alt text is
-missing or a file name gets the caption's first sentence (its text, math as written).
+missing or a file name gets the caption's first sentence (its text, inline math in unicode).
 """
 
 from __future__ import annotations
@@ -32,12 +32,27 @@ def _looks_like_a_path(alt: str) -> bool:
     return not alt or bool(re.search(r"[/\\]|\.(png|svg|jpe?g|gif)$", alt)) or " " not in alt
 
 
+def _plain(node) -> str:
+    """A caption's text with its inline math as unicode (``$\\eta=0.1$`` -> ``η=0.1``)."""
+    from twolayer.report import tex_text
+
+    parts = []
+    for child in node.findall(include_self=False, descend=False):
+        if isinstance(child, nodes.math):
+            parts.append(tex_text("$" + child.astext().replace("$", "") + "$"))
+        elif isinstance(child, nodes.Text):
+            parts.append(child.astext())
+        else:
+            parts.append(_plain(child))
+    return "".join(parts)
+
+
 def set_alt_text(app, doctree, docname) -> None:
     for figure in doctree.findall(nodes.figure):
         captions = list(figure.findall(nodes.caption))
         if not captions:
             continue
-        alt = first_sentence(captions[0].astext())
+        alt = first_sentence(_plain(captions[0]))
         for image in figure.findall(nodes.image):
             if _looks_like_a_path(image.get("alt", "")):
                 image["alt"] = alt
