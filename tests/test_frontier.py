@@ -219,7 +219,7 @@ def test_exponent_table():
     t = tl.analysis.exponent_table([{"model": "m", "beta": 1.0, "frontier": f, "window": (1e3, 1e6)}])
     assert list(t.columns) == ["model", "beta", "quantity", "window", "predicted", "fitted"]
     assert list(t["quantity"]) == ["$N_l^*$", "$\\epsilon^*$"]
-    assert t["window"].iloc[0] == "$C\\in$ [1e+03, 1e+06]"
+    assert t["window"].iloc[0] == "$C$ in [1e+03, 1e+06]"
     np.testing.assert_allclose(t["fitted"], t["predicted"], atol=1e-12)
     with pytest.raises(ValueError, match="quantities"):
         tl.analysis.exponent_table([], quantities=("x",))

@@ -157,7 +157,7 @@ def exponent_table(cases, quantities=("n_trainable", "eps")) -> pd.DataFrame:
     Returns
     -------
     DataFrame with columns model, beta, quantity (N_l*, P*, eps*, as TeX labels: ``QUANTITIES``),
-    window (the budgets, as text with TeX: ``"$C\\in$ [1e+03, 1e+06]"``), predicted
+    window (the budgets, as text with TeX: ``"$C$ in [1e+03, 1e+06]"``), predicted
     (``asymptotic_exponents``), fitted (``fit_frontier``)
     """
     bad = [q for q in quantities if q not in QUANTITIES]
@@ -173,7 +173,7 @@ def exponent_table(cases, quantities=("n_trainable", "eps")) -> pd.DataFrame:
         lo, hi = case["window"] if case["window"] is not None else (c.min(), c.max())
         for q in quantities:
             rows.append({"model": str(case["model"]), "beta": float(case["beta"]), "quantity": QUANTITIES[q],
-                         "window": f"$C\\in$ [{lo:.2g}, {hi:.2g}]", "predicted": pred[q], "fitted": fit[q]})
+                         "window": f"$C$ in [{lo:.2g}, {hi:.2g}]", "predicted": pred[q], "fitted": fit[q]})
     if not rows:
         raise ValueError("cases is empty")
     return pd.DataFrame(rows, columns=["model", "beta", "quantity", "window", "predicted", "fitted"])
