@@ -130,6 +130,14 @@ class Schedule:
         t = np.asarray(tau, dtype=np.float64)
         if self.is_constant:
             return t.copy()
+        if self.kind == "power":  # closed form
+            P, A0 = self.params
+            if P == 1.0:
+                return A0 * np.expm1(t / A0)
+            with np.errstate(invalid="ignore"):
+                return A0 * ((1.0 + (1.0 - P) * t / A0) ** (1.0 / (1.0 - P)) - 1.0)
+        if t.ndim == 0:
+            return np.asarray(self._inverse_scalar(float(t)))
         lo = np.zeros_like(t)
         hi = np.maximum(t, 1.0)
         for _ in range(200):  # grow the bracket (f can be small but is positive before its zero)
@@ -141,6 +149,35 @@ class Schedule:
             mid = 0.5 * (lo + hi)
             below = self.integral(mid) < t
             lo, hi = np.where(below, mid, lo), np.where(below, hi, mid)
+        return hi
+
+    def _integral_scalar(self, a: float) -> float:
+        return float(self.integral(a))
+
+    def _inverse_scalar(self, t: float) -> float:
+        """Safeguarded Newton (f is the derivative of the integral) with a bisection bracket."""
+        if t <= 0.0:
+            return 0.0
+        code, p0, p1, p2 = self.scalars
+        lo, hi = 0.0, max(t, 1.0)
+        while self._integral_scalar(hi) < t:
+            lo, hi = hi, 2.0 * hi
+            if hi > 1e300:
+                return math.inf
+        x = 0.5 * (lo + hi)
+        for _ in range(200):
+            F = self._integral_scalar(x) - t
+            if abs(F) <= 1e-15 * max(1.0, t):
+                return x
+            if F < 0.0:
+                lo = x
+            else:
+                hi = x
+            if hi - lo <= 4e-16 * max(1.0, hi):
+                break
+            fx = factor_scalar(code, p0, p1, p2, x)
+            x_new = x - F / fx if fx > 0.0 else 0.5 * (lo + hi)
+            x = x_new if lo < x_new < hi else 0.5 * (lo + hi)
         return hi
 
     def __str__(self) -> str:
