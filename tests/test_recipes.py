@@ -18,7 +18,7 @@ from twolayer.problem.schedule import KINDS, factor_scalar, parse_schedule
 from twolayer.sweeps import Task
 from twolayer.theory import linear as lin
 
-SPECS = ("power:0.5:10", "cosine:20:0.1", "wsd:8:20:1")
+SPECS = ("power:0.5:10", "cosine:8:0.05", "wsd:8:20:1")
 
 
 # -- the schedule itself ------------------------------------------------------------------------
@@ -121,7 +121,7 @@ def test_sgd_matches_ode_with_recipe(recipe):
     assert gap < 0.1, gap
     if c.schedule != "constant" or c.batch > 1:
         o0 = solve_ode(c.replace(schedule="constant", batch=1), a, seeds=seeds)
-        assert np.abs(np.log(o.eps_g.mean(0)) - np.log(o0.eps_g.mean(0)))[m].max() > 0.1
+        assert np.abs(np.log(o.eps_g.mean(0)) - np.log(o0.eps_g.mean(0)))[m].max() > 0.03
 
 
 def test_ode_schedule_is_time_change_without_eta2():
