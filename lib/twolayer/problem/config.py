@@ -8,6 +8,11 @@ student sigma = sum_i v_i g(J_i . x / sqrt N) with K; one-pass SGD with learning
 the command line (``twolayer.cli``) is generated from the fields below (help text, defaults,
 choices), so there is one source of defaults.
 
+Training recipes: ``schedule`` (a SPEC of ``twolayer.problem.schedule``, stored in its canonical
+form) multiplies eta by f(alpha) in every engine and theory; ``batch`` = B averages each step's
+gradient over B fresh samples with the same eta (per sample eta / B; alpha counts samples).  The
+defaults ("constant", 1) are the paper's training and run exactly the code of before.
+
 The defaults are the caption of the paper's Fig. 1 (K = M = 2, eta = 0.1, beta = 1,
 sigma_J = 0.01, N = 1024, erf) with L = 1.
 """

@@ -30,7 +30,7 @@ from functools import lru_cache
 
 import numpy as np
 
-__all__ = ["KINDS", "SCHEDULE_HELP", "Schedule", "parse_schedule"]
+__all__ = ["Schedule", "parse_schedule"]
 
 #: The kinds with their integer codes (as the compiled SGD kernel takes them).
 KINDS = ("constant", "power", "cosine", "wsd")

@@ -34,8 +34,10 @@ class Setting:
     config : the validated configuration it was built from
     activation : g with its averages and pointwise forms
     groups : the blocks of the block ODE (eigenvalue, fraction, trainable, coordinates)
-    rate : s_g = eta lambda_g for trained groups, 0 for frozen ones (G,)
-    second_order : eta f_g (G,): the O(eta^2) term of group g is s_g eta f_g E[delta delta^T]
+    rate : s_g = eta lambda_g for trained groups, 0 for frozen ones (G,); eta / B with a
+        mini-batch of B (``effective_eta``)
+    second_order : eta f_g (G,) (eta / B with a mini-batch): the O(eta^2) term of group g is
+        s_g eta f_g E[delta delta^T]
     rate2 : s_g eta f_g (G,), that term's factor as the integrator applies it
     v, vT : the student's (initial) and the teacher's second layer, (K,) and (M,)
     eta_v : learning rate of a trained student second layer (0 when fixed)
