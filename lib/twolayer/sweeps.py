@@ -110,7 +110,7 @@ def grid_from_strings(strings: dict, spectrum_file=None) -> list[Config]:
                     conv.append(int(x))
                 except ValueError:
                     raise ValueError(f"--{f.name} values must be integers, got {x!r}") from None
-            elif f.metadata.get("choices"):
+            elif f.metadata.get("choices") or f.metadata.get("type") is str:
                 conv.append(x)
             elif x == "None" and f.default is None:
                 conv.append(None)
