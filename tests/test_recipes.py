@@ -207,3 +207,20 @@ def test_cli_schedule_and_batch(tmp_path, capsys):
         assert main(base + ["--method", "ode"] + extra + ["--out", str(tmp_path / f"{name}.csv")]) == 0
         outs[name] = np.loadtxt(tmp_path / f"{name}.csv", delimiter=",", skiprows=1)
     assert outs["power"][-1, 1] > outs["plain"][-1, 1] and outs["batch"][-1, 1] > outs["plain"][-1, 1]
+
+
+def test_theories_of_the_constant_rate_refuse_a_recipe():
+    """The plateau, asymptotic, hierarchy, frontier and linear closed forms that assume the paper's
+    training give a one-line ValueError for a schedule or a mini-batch, not a silent answer."""
+    from twolayer.theory import asymptotic, frontier, hierarchy, linear, plateau
+
+    erf = tl.Config(N=64, L=4, K=2, M=2, eta=0.1, schedule="power:0.5:10")
+    lin = tl.Config(N=64, L=4, K=1, M=1, activation="linear", batch=8)
+    calls = [lambda: plateau.plateau(erf), lambda: asymptotic.relaxation_rates(erf),
+             lambda: hierarchy.solve_hierarchy(erf, [0.1, 1.0]),
+             lambda: frontier.exact_frontier(lin, [1e3]), lambda: linear.eta_max(lin),
+             lambda: linear.reachable_error(lin)]
+    for call in calls:
+        with pytest.raises(ValueError, match="constant learning rate and one sample per step") as e:
+            call()
+        assert "\n" not in str(e.value)

@@ -28,6 +28,7 @@ from scipy.optimize import brentq
 from ..problem.checks import (
     check_alpha,
     check_bool,
+    check_constant_rate,
     check_float,
     check_int,
     check_seeds,
@@ -320,6 +321,7 @@ def eta_max(config: Config) -> float:
     """Largest stable learning rate of the ODE (Eq. {eq}`eq-lin-eta-max`): S is negative
     definite iff eta < 2 / sum_{g trained} f_g lambda_g (matrix determinant lemma); 2 N / Tr Sigma
     = 2 when everything is trained."""
+    check_constant_rate(config, "this linear closed form (eta_max)")
     grp = groups(config)
     load = float(np.sum(grp.frac * grp.lam * grp.trainable))
     return np.inf if load == 0 else 2.0 / load
@@ -329,6 +331,7 @@ def eta_max_finite_n(config: Config) -> float:
     """Largest eta for which the exact finite-N mean recursion (Eq. {eq}`eq-lin-finite-N`) is
     stable: the root of (eta/2) sum_{g trained} f_g lambda_g / (1 - eta lambda_g / N) = 1 with
     eta lambda_+ < N.  Tends to ``eta_max`` for lambda_+ / N -> 0; about 1 for L = N, beta = 1."""
+    check_constant_rate(config, "this linear closed form (eta_max_finite_n)")
     grp = groups(config)
     lam, f = grp.lam[grp.trainable], grp.frac[grp.trainable]
     N = config.N
@@ -349,6 +352,7 @@ def reachable_error(config: Config, *, init="mean", seed: int = 0, eta2: bool = 
         eps_frozen = 1/2 sum_{g frozen} lambda_g e_g(0);
 
     without the O(eta^2) term the trained groups reach zero and eps_inf = eps_frozen."""
+    check_constant_rate(config, "this linear closed form (reachable_error)")
     _require_linear_k1(config)
     eta2 = check_bool("eta2", eta2)
     grp = groups(config)
@@ -369,6 +373,7 @@ def reachable_error(config: Config, *, init="mean", seed: int = 0, eta2: bool = 
 def powerlaw_window(config: Config) -> tuple[float, float]:
     """(alpha_1, alpha_L) = (1/(2 eta lambda_+), 1/(2 eta lambda_L)): the power law holds for
     alpha_1 << alpha << alpha_L (Eq. {eq}`eq-lin-powerlaw`)."""
+    check_constant_rate(config, "this linear closed form (powerlaw_window)")
     return spectral.powerlaw_window(config.L, config.beta, [2.0 * config.eta])
 
 
@@ -376,6 +381,7 @@ def continuum_curve(config: Config, alpha, e_per_block: float | None = None) -> 
     """The continuum form of the small-eta sum with its cut-offs (Eq. {eq}`eq-lin-continuum`):
     ``spectral.continuum_sum`` with the rate 2 eta and amplitude e / 2, where ``e_per_block`` is
     L e_l(0) (default 1 + sigma_J^2, its mean for N = L)."""
+    check_constant_rate(config, "this linear closed form (continuum_curve)")
     e = (1.0 + config.sigma_J**2) if e_per_block is None else check_float("e_per_block", e_per_block, lo=0.0)
     return spectral.continuum_sum(config.L, config.beta, alpha, [2.0 * config.eta], [0.5 * e])
 
