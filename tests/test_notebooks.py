@@ -196,7 +196,7 @@ def test_digest_has_printed_results_and_glue_only():
     streams = [line for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", [])
                if o.get("output_type") == "stream" for line in o["text"].splitlines() if line.strip()]
     assert streams and all(line in text for line in streams)
-    assert "--- glued values" in text and "act_rtol_dev = '< 1e-02'" in text
+    assert "--- glued values" in text and "act_rtol_dev = '< 10⁻²'" in text
     assert "image/png" not in text and "<table" not in text
 
 
