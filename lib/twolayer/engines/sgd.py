@@ -90,6 +90,169 @@ def _step(J, B, v, vT, x, hs, gs, eta_n, inv_sqrt_n, act, n_train, eta_v_n, xi):
     return err
 
 
+# ---------------------------------------------------------------------------------------------
+# blocked steps (K >= BLOCK_MIN_K): T consecutive steps with one pass over the weights
+# ---------------------------------------------------------------------------------------------
+#: Steps per block of the blocked path and the smallest K that takes it (``_run_gaussian``).
+BLOCK_STEPS = 8
+BLOCK_MIN_K = 2
+
+
+@nb.njit(inline="always", fastmath=_FM)
+def _dots(A, X, T, n, out):
+    """out[k, s] = A[k, :n] . X[s, :n] for every row k of A and s < T.  Register blocked: four
+    rows of A against two inputs per pass over c (eight sums, one load of each operand), so the
+    rows of A are read T/2 times from cache instead of T times."""
+    K = A.shape[0]
+    k = 0
+    while k + 4 <= K:
+        s = 0
+        while s + 2 <= T:
+            a0 = a1 = a2 = a3 = b0 = b1 = b2 = b3 = 0.0
+            for c in range(n):
+                x0 = X[s, c]
+                x1 = X[s + 1, c]
+                j0 = A[k, c]
+                j1 = A[k + 1, c]
+                j2 = A[k + 2, c]
+                j3 = A[k + 3, c]
+                a0 += j0 * x0
+                a1 += j1 * x0
+                a2 += j2 * x0
+                a3 += j3 * x0
+                b0 += j0 * x1
+                b1 += j1 * x1
+                b2 += j2 * x1
+                b3 += j3 * x1
+            out[k, s] = a0
+            out[k + 1, s] = a1
+            out[k + 2, s] = a2
+            out[k + 3, s] = a3
+            out[k, s + 1] = b0
+            out[k + 1, s + 1] = b1
+            out[k + 2, s + 1] = b2
+            out[k + 3, s + 1] = b3
+            s += 2
+        if s < T:
+            a0 = a1 = a2 = a3 = 0.0
+            for c in range(n):
+                x0 = X[s, c]
+                a0 += A[k, c] * x0
+                a1 += A[k + 1, c] * x0
+                a2 += A[k + 2, c] * x0
+                a3 += A[k + 3, c] * x0
+            out[k, s] = a0
+            out[k + 1, s] = a1
+            out[k + 2, s] = a2
+            out[k + 3, s] = a3
+        k += 4
+    while k < K:
+        s = 0
+        while s + 4 <= T:
+            a0 = a1 = a2 = a3 = 0.0
+            for c in range(n):
+                j0 = A[k, c]
+                a0 += j0 * X[s, c]
+                a1 += j0 * X[s + 1, c]
+                a2 += j0 * X[s + 2, c]
+                a3 += j0 * X[s + 3, c]
+            out[k, s] = a0
+            out[k, s + 1] = a1
+            out[k, s + 2] = a2
+            out[k, s + 3] = a3
+            s += 4
+        while s < T:
+            a0 = 0.0
+            for c in range(n):
+                a0 += A[k, c] * X[s, c]
+            out[k, s] = a0
+            s += 1
+        k += 1
+
+
+@nb.njit(inline="always", fastmath=_FM)
+def _gram(X, T, n, G):
+    """G[u, s] = X[u, :n] . X[s, :n] for u < s < T (the upper triangle)."""
+    for u in range(T - 1):
+        s = u + 1
+        while s + 2 <= T:
+            a0 = a1 = 0.0
+            for c in range(n):
+                xu = X[u, c]
+                a0 += xu * X[s, c]
+                a1 += xu * X[s + 1, c]
+            G[u, s] = a0
+            G[u, s + 1] = a1
+            s += 2
+        if s < T:
+            a0 = 0.0
+            for c in range(n):
+                a0 += X[u, c] * X[s, c]
+            G[u, s] = a0
+
+
+@nb.njit(inline="always", fastmath=_FM)
+def _rank_update(J, C, X, T, n):
+    """J[k, :n] += sum_{s < T} C[k, s] X[s, :n]: the T updates of a block in one pass over J
+    (four inputs per pass, each J element loaded and stored T/4 times)."""
+    K = J.shape[0]
+    for k in range(K):
+        s = 0
+        while s + 4 <= T:
+            c0 = C[k, s]
+            c1 = C[k, s + 1]
+            c2 = C[k, s + 2]
+            c3 = C[k, s + 3]
+            for c in range(n):
+                J[k, c] += c0 * X[s, c] + c1 * X[s + 1, c] + c2 * X[s + 2, c] + c3 * X[s + 3, c]
+            s += 4
+        while s < T:
+            c0 = C[k, s]
+            for c in range(n):
+                J[k, c] += c0 * X[s, c]
+            s += 1
+
+
+@nb.njit(inline="always", fastmath=_FM)
+def _block(J, B, v, vT, X, T, xis, eta_n, inv_sqrt_n, act, n_train, eta_v_n, lim2, H, Y, G, C, hs, gs):
+    """T steps of ``_step`` on the inputs X[:T] (noise xis[:T]) with one pass over J and B for
+    the products and one for the update (a delayed update).  Since J after u < s steps of the
+    block is J + sum_u C[:, u] X[u, :n_train], the student pre-activation of step s is
+    J.X[s] + sum_{u<s} C[:, u] (X[u, :n_train] . X[s, :n_train]): the products of all T steps
+    with the block's first J, the teacher's products and the inputs' Gram matrix are matrix
+    products that run at the CPU's multiply-add rate; then the steps run one after the other on
+    K x T numbers, and J gets the T updates at once.  The same steps as ``_step`` up to
+    round-off.  Returns (steps done, status): status 1 if a step's squared error exceeded lim2
+    (J is then left at the block's start; the run is abandoned)."""
+    K = J.shape[0]
+    M = B.shape[0]
+    _dots(B, X, T, B.shape[1], Y)
+    _dots(J, X, T, J.shape[1], H)
+    _gram(X, T, n_train, G)
+    for s in range(T):
+        y = xis[s]
+        for m in range(M):
+            y += vT[m] * g_of(Y[m, s] * inv_sqrt_n, act)
+        sig = 0.0
+        for k in range(K):
+            h = H[k, s]
+            for u in range(s):
+                h += C[k, u] * G[u, s]
+            hs[k] = h * inv_sqrt_n
+            gs[k] = g_of(hs[k], act)
+            sig += v[k] * gs[k]
+        err = y - sig
+        for k in range(K):
+            C[k, s] = eta_n * v[k] * dg_of(hs[k], act) * err
+        if eta_v_n != 0.0:
+            for k in range(K):
+                v[k] += eta_v_n * gs[k] * err
+        if not err * err <= lim2:
+            return s + 1, 1
+    _rank_update(J, C, X, T, n_train)
+    return T, 0
+
+
 @nb.njit(inline="always")
 def _max_abs(J):
     m = 0.0
@@ -99,6 +262,57 @@ def _max_abs(J):
             if not a <= m:  # also propagates NaN
                 m = a
     return m
+
+
+@nb.njit(nogil=True, cache=True, fastmath=_FM)
+def _run_gaussian_blocked(J, B, v, vT, sqrt_lam, n_steps, eta, eta_v, act, n_train, ctr, noise, nctr,
+                          lim2, wlim, check_every, step0):
+    """``_run_gaussian`` in blocks of ``BLOCK_STEPS`` steps (``_block``).  The inputs of a block
+    are drawn first, in the stream's order, so the draws are the same.  Blocks end at multiples
+    of BLOCK_STEPS and of check_every counted from the start of the run (so the weight check
+    sees the same steps, and the split does not depend on how the run is chunked, except
+    where a chunk ends inside a block, e.g. at a grid point off a multiple of BLOCK_STEPS)."""
+    N = J.shape[1]
+    inv = 1.0 / math.sqrt(N)
+    K = J.shape[0]
+    M = B.shape[0]
+    TB = BLOCK_STEPS
+    hs = np.empty(K)
+    gs = np.empty(K)
+    X = np.empty((TB, N))
+    xis = np.zeros(TB)
+    H = np.empty((K, TB))
+    Y = np.empty((M, TB))
+    G = np.empty((TB, TB))
+    C = np.empty((K, TB))
+    words = np.empty(N, dtype=np.uint64)
+    miss = np.empty(N, dtype=np.int64)
+    nz = np.empty(1)
+    nwords = np.empty(1, dtype=np.uint64)
+    nmiss = np.empty(1, dtype=np.int64)
+    s = 0
+    while s < n_steps:
+        pos = step0 + s
+        T = min(TB - pos % TB, check_every - pos % check_every, n_steps - s)
+        for i in range(T):
+            c1, c2 = fastrng.fill_normal(X[i], ctr[0], ctr[1], ctr[2], ctr[3], fastrng.KN, fastrng.WN, fastrng.FN, words, miss)
+            ctr[1] = c1
+            ctr[3] = c2
+            for c in range(N):
+                X[i, c] *= sqrt_lam[c]
+            if noise != 0.0:
+                d1, d2 = fastrng.fill_normal(nz, nctr[0], nctr[1], nctr[2], nctr[3], fastrng.KN, fastrng.WN, fastrng.FN, nwords, nmiss)
+                nctr[1] = d1
+                nctr[3] = d2
+                xis[i] = noise * nz[0]
+        done, status = _block(J, B, v, vT, X, T, xis, eta * inv, inv, act, n_train, eta_v / N, lim2, H, Y, G, C, hs, gs)
+        if status:
+            return s + done, status
+        s += T
+        if (step0 + s) % check_every == 0:
+            if not _max_abs(J) <= wlim:
+                return s, 2
+    return n_steps, 0
 
 
 @nb.njit(nogil=True, cache=True, fastmath=_FM)
@@ -230,7 +444,8 @@ def _run_seed(config: Config, seed: int, steps: np.ndarray, spec, weights, recor
                     n_done = n
             elif isinstance(src, GaussianSource):
                 st = np.array([src.keys[0], src.counters[0], src.keys[1], src.counters[1]], dtype=np.uint64)
-                n_done, status = _run_gaussian(J, B, v, vT, src.sqrt_lam, n, config.eta, config.eta_v, int(act.code),
+                run = _run_gaussian_blocked if K >= BLOCK_MIN_K else _run_gaussian
+                n_done, status = run(J, B, v, vT, src.sqrt_lam, n, config.eta, config.eta_v, int(act.code),
                                                config.n_trainable, st, config.noise, noise_state, lim2, wlim, N, done)
                 src.counters = (int(st[1]), int(st[3]))
             elif isinstance(src, RowSource):
