@@ -93,21 +93,26 @@ def _step(J, B, v, vT, x, hs, gs, eta_n, inv_sqrt_n, act, n_train, eta_v_n, xi):
 # ---------------------------------------------------------------------------------------------
 # blocked steps (K >= BLOCK_MIN_K): T consecutive steps with one pass over the weights
 # ---------------------------------------------------------------------------------------------
-#: Steps per block of the blocked path and the smallest K that takes it (``_run_gaussian``).
-BLOCK_STEPS = 8
+#: The smallest K that takes the blocked path (``_run_gaussian_blocked``).
 BLOCK_MIN_K = 2
 
 
+def block_steps(K: int) -> int:
+    """Steps per block of the blocked path: the Gram matrix of a block's inputs costs (T-1)/2
+    multiply-adds per coordinate and step, against 3K for the step itself, so small K take
+    short blocks (measured: benchmarks/README.md)."""
+    return 4 if K <= 8 else 8
+
+
 @nb.njit(inline="always", fastmath=_FM)
-def _dots(A, X, T, n, out):
-    """out[k, s] = A[k, :n] . X[s, :n] for every row k of A and s < T.  Register blocked: four
-    rows of A against two inputs per pass over c (eight sums, one load of each operand), so the
-    rows of A are read T/2 times from cache instead of T times."""
-    K = A.shape[0]
-    k = 0
-    while k + 4 <= K:
-        s = 0
-        while s + 2 <= T:
+def _dots(A, k0, k1, X, s0, s1, n, out):
+    """out[k, s] = A[k, :n] . X[s, :n] for k0 <= k < k1 and s0 <= s < s1.  Register blocked:
+    four rows of A against two rows of X per pass over c (eight sums from six loads), so that the
+    products run at the multiply-add rate, not at the rate the cache delivers the operands."""
+    k = k0
+    while k + 4 <= k1:
+        s = s0
+        while s + 2 <= s1:
             a0 = a1 = a2 = a3 = b0 = b1 = b2 = b3 = 0.0
             for c in range(n):
                 x0 = X[s, c]
@@ -133,7 +138,7 @@ def _dots(A, X, T, n, out):
             out[k + 2, s + 1] = b2
             out[k + 3, s + 1] = b3
             s += 2
-        if s < T:
+        if s < s1:
             a0 = a1 = a2 = a3 = 0.0
             for c in range(n):
                 x0 = X[s, c]
@@ -146,9 +151,9 @@ def _dots(A, X, T, n, out):
             out[k + 2, s] = a2
             out[k + 3, s] = a3
         k += 4
-    while k < K:
-        s = 0
-        while s + 4 <= T:
+    while k < k1:
+        s = s0
+        while s + 4 <= s1:
             a0 = a1 = a2 = a3 = 0.0
             for c in range(n):
                 j0 = A[k, c]
@@ -161,7 +166,7 @@ def _dots(A, X, T, n, out):
             out[k, s + 2] = a2
             out[k, s + 3] = a3
             s += 4
-        while s < T:
+        while s < s1:
             a0 = 0.0
             for c in range(n):
                 a0 += A[k, c] * X[s, c]
@@ -171,32 +176,72 @@ def _dots(A, X, T, n, out):
 
 
 @nb.njit(inline="always", fastmath=_FM)
+def _gram4(X, u, n, G):
+    """The six products X[a, :n] . X[b, :n] of u <= a < b < u + 4, in one pass over c."""
+    p01 = p02 = p03 = p12 = p13 = p23 = 0.0
+    for c in range(n):
+        x0 = X[u, c]
+        x1 = X[u + 1, c]
+        x2 = X[u + 2, c]
+        x3 = X[u + 3, c]
+        p01 += x0 * x1
+        p02 += x0 * x2
+        p03 += x0 * x3
+        p12 += x1 * x2
+        p13 += x1 * x3
+        p23 += x2 * x3
+    G[u, u + 1] = p01
+    G[u, u + 2] = p02
+    G[u, u + 3] = p03
+    G[u + 1, u + 2] = p12
+    G[u + 1, u + 3] = p13
+    G[u + 2, u + 3] = p23
+
+
+@nb.njit(inline="always", fastmath=_FM)
 def _gram(X, T, n, G):
-    """G[u, s] = X[u, :n] . X[s, :n] for u < s < T (the upper triangle)."""
-    for u in range(T - 1):
-        s = u + 1
-        while s + 2 <= T:
-            a0 = a1 = 0.0
-            for c in range(n):
-                xu = X[u, c]
-                a0 += xu * X[s, c]
-                a1 += xu * X[s + 1, c]
-            G[u, s] = a0
-            G[u, s + 1] = a1
-            s += 2
-        if s < T:
-            a0 = 0.0
-            for c in range(n):
-                a0 += X[u, c] * X[s, c]
-            G[u, s] = a0
+    """G[u, s] = X[u, :n] . X[s, :n] for u < s < T (the upper triangle): groups of four rows,
+    each against itself (``_gram4``) and against the later rows (``_dots``)."""
+    u = 0
+    while u + 4 <= T:
+        _gram4(X, u, n, G)
+        if u + 4 < T:
+            _dots(X, u, u + 4, X, u + 4, T, n, G)
+        u += 4
+    for a in range(u, T - 1):
+        _dots(X, a, a + 1, X, a + 1, T, n, G)
 
 
 @nb.njit(inline="always", fastmath=_FM)
 def _rank_update(J, C, X, T, n):
     """J[k, :n] += sum_{s < T} C[k, s] X[s, :n]: the T updates of a block in one pass over J
-    (four inputs per pass, each J element loaded and stored T/4 times)."""
+    (four rows of J against four inputs per pass over c; each J element is loaded and stored
+    T/4 times)."""
     K = J.shape[0]
-    for k in range(K):
+    k = 0
+    while k + 4 <= K:
+        s = 0
+        while s + 4 <= T:
+            for c in range(n):
+                x0 = X[s, c]
+                x1 = X[s + 1, c]
+                x2 = X[s + 2, c]
+                x3 = X[s + 3, c]
+                J[k, c] += C[k, s] * x0 + C[k, s + 1] * x1 + C[k, s + 2] * x2 + C[k, s + 3] * x3
+                J[k + 1, c] += C[k + 1, s] * x0 + C[k + 1, s + 1] * x1 + C[k + 1, s + 2] * x2 + C[k + 1, s + 3] * x3
+                J[k + 2, c] += C[k + 2, s] * x0 + C[k + 2, s + 1] * x1 + C[k + 2, s + 2] * x2 + C[k + 2, s + 3] * x3
+                J[k + 3, c] += C[k + 3, s] * x0 + C[k + 3, s + 1] * x1 + C[k + 3, s + 2] * x2 + C[k + 3, s + 3] * x3
+            s += 4
+        while s < T:
+            for c in range(n):
+                x0 = X[s, c]
+                J[k, c] += C[k, s] * x0
+                J[k + 1, c] += C[k + 1, s] * x0
+                J[k + 2, c] += C[k + 2, s] * x0
+                J[k + 3, c] += C[k + 3, s] * x0
+            s += 1
+        k += 4
+    while k < K:
         s = 0
         while s + 4 <= T:
             c0 = C[k, s]
@@ -211,6 +256,7 @@ def _rank_update(J, C, X, T, n):
             for c in range(n):
                 J[k, c] += c0 * X[s, c]
             s += 1
+        k += 1
 
 
 @nb.njit(inline="always", fastmath=_FM)
@@ -226,8 +272,8 @@ def _block(J, B, v, vT, X, T, xis, eta_n, inv_sqrt_n, act, n_train, eta_v_n, lim
     (J is then left at the block's start; the run is abandoned)."""
     K = J.shape[0]
     M = B.shape[0]
-    _dots(B, X, T, B.shape[1], Y)
-    _dots(J, X, T, J.shape[1], H)
+    _dots(B, 0, M, X, 0, T, B.shape[1], Y)
+    _dots(J, 0, K, X, 0, T, J.shape[1], H)
     _gram(X, T, n_train, G)
     for s in range(T):
         y = xis[s]
@@ -266,17 +312,16 @@ def _max_abs(J):
 
 @nb.njit(nogil=True, cache=True, fastmath=_FM)
 def _run_gaussian_blocked(J, B, v, vT, sqrt_lam, n_steps, eta, eta_v, act, n_train, ctr, noise, nctr,
-                          lim2, wlim, check_every, step0):
-    """``_run_gaussian`` in blocks of ``BLOCK_STEPS`` steps (``_block``).  The inputs of a block
+                          lim2, wlim, check_every, step0, TB):
+    """``_run_gaussian`` in blocks of ``TB`` steps (``_block``; ``TB = block_steps(K)``).  The inputs of a block
     are drawn first, in the stream's order, so the draws are the same.  Blocks end at multiples
-    of BLOCK_STEPS and of check_every counted from the start of the run (so the weight check
+    of TB and of check_every counted from the start of the run (so the weight check
     sees the same steps, and the split does not depend on how the run is chunked, except
-    where a chunk ends inside a block, e.g. at a grid point off a multiple of BLOCK_STEPS)."""
+    where a chunk ends inside a block, e.g. at a grid point off a multiple of TB)."""
     N = J.shape[1]
     inv = 1.0 / math.sqrt(N)
     K = J.shape[0]
     M = B.shape[0]
-    TB = BLOCK_STEPS
     hs = np.empty(K)
     gs = np.empty(K)
     X = np.empty((TB, N))
@@ -446,7 +491,8 @@ def _run_seed(config: Config, seed: int, steps: np.ndarray, spec, weights, recor
                 st = np.array([src.keys[0], src.counters[0], src.keys[1], src.counters[1]], dtype=np.uint64)
                 run = _run_gaussian_blocked if K >= BLOCK_MIN_K else _run_gaussian
                 n_done, status = run(J, B, v, vT, src.sqrt_lam, n, config.eta, config.eta_v, int(act.code),
-                                               config.n_trainable, st, config.noise, noise_state, lim2, wlim, N, done)
+                                               config.n_trainable, st, config.noise, noise_state, lim2, wlim, N, done,
+                                           *((block_steps(K),) if K >= BLOCK_MIN_K else ()))
                 src.counters = (int(st[1]), int(st[3]))
             elif isinstance(src, RowSource):
                 idx = src.indices(n)
