@@ -112,6 +112,51 @@ def _dots(A, k0, k1, X, s0, s1, n, out):
     k = k0
     while k + 4 <= k1:
         s = s0
+        while s + 4 <= s1:
+            a0 = a1 = a2 = a3 = b0 = b1 = b2 = b3 = 0.0
+            d0 = d1 = d2 = d3 = e0 = e1 = e2 = e3 = 0.0
+            for c in range(n):
+                x0 = X[s, c]
+                x1 = X[s + 1, c]
+                x2 = X[s + 2, c]
+                x3 = X[s + 3, c]
+                j0 = A[k, c]
+                j1 = A[k + 1, c]
+                j2 = A[k + 2, c]
+                j3 = A[k + 3, c]
+                a0 += j0 * x0
+                a1 += j1 * x0
+                a2 += j2 * x0
+                a3 += j3 * x0
+                b0 += j0 * x1
+                b1 += j1 * x1
+                b2 += j2 * x1
+                b3 += j3 * x1
+                d0 += j0 * x2
+                d1 += j1 * x2
+                d2 += j2 * x2
+                d3 += j3 * x2
+                e0 += j0 * x3
+                e1 += j1 * x3
+                e2 += j2 * x3
+                e3 += j3 * x3
+            out[k, s] = a0
+            out[k + 1, s] = a1
+            out[k + 2, s] = a2
+            out[k + 3, s] = a3
+            out[k, s + 1] = b0
+            out[k + 1, s + 1] = b1
+            out[k + 2, s + 1] = b2
+            out[k + 3, s + 1] = b3
+            out[k, s + 2] = d0
+            out[k + 1, s + 2] = d1
+            out[k + 2, s + 2] = d2
+            out[k + 3, s + 2] = d3
+            out[k, s + 3] = e0
+            out[k + 1, s + 3] = e1
+            out[k + 2, s + 3] = e2
+            out[k + 3, s + 3] = e3
+            s += 4
         while s + 2 <= s1:
             a0 = a1 = a2 = a3 = b0 = b1 = b2 = b3 = 0.0
             for c in range(n):
@@ -219,26 +264,49 @@ def _rank_update(J, C, X, T, n):
     T/4 times)."""
     K = J.shape[0]
     k = 0
+    if T == 8:  # a whole block of eight in one pass, two rows at a time
+        while k + 2 <= K:
+            c00, c01, c02, c03, c04, c05, c06, c07 = C[k, 0], C[k, 1], C[k, 2], C[k, 3], C[k, 4], C[k, 5], C[k, 6], C[k, 7]
+            c10, c11, c12, c13 = C[k + 1, 0], C[k + 1, 1], C[k + 1, 2], C[k + 1, 3]
+            c14, c15, c16, c17 = C[k + 1, 4], C[k + 1, 5], C[k + 1, 6], C[k + 1, 7]
+            for c in range(n):
+                x0 = X[0, c]
+                x1 = X[1, c]
+                x2 = X[2, c]
+                x3 = X[3, c]
+                x4 = X[4, c]
+                x5 = X[5, c]
+                x6 = X[6, c]
+                x7 = X[7, c]
+                J[k, c] += (c00 * x0 + c01 * x1 + c02 * x2 + c03 * x3) + (c04 * x4 + c05 * x5 + c06 * x6 + c07 * x7)
+                J[k + 1, c] += (c10 * x0 + c11 * x1 + c12 * x2 + c13 * x3) + (c14 * x4 + c15 * x5 + c16 * x6 + c17 * x7)
+            k += 2
     while k + 4 <= K:
         s = 0
         while s + 4 <= T:
+            # the coefficients in locals: J may alias C for all the compiler knows
+            c00, c01, c02, c03 = C[k, s], C[k, s + 1], C[k, s + 2], C[k, s + 3]
+            c10, c11, c12, c13 = C[k + 1, s], C[k + 1, s + 1], C[k + 1, s + 2], C[k + 1, s + 3]
+            c20, c21, c22, c23 = C[k + 2, s], C[k + 2, s + 1], C[k + 2, s + 2], C[k + 2, s + 3]
+            c30, c31, c32, c33 = C[k + 3, s], C[k + 3, s + 1], C[k + 3, s + 2], C[k + 3, s + 3]
             for c in range(n):
                 x0 = X[s, c]
                 x1 = X[s + 1, c]
                 x2 = X[s + 2, c]
                 x3 = X[s + 3, c]
-                J[k, c] += C[k, s] * x0 + C[k, s + 1] * x1 + C[k, s + 2] * x2 + C[k, s + 3] * x3
-                J[k + 1, c] += C[k + 1, s] * x0 + C[k + 1, s + 1] * x1 + C[k + 1, s + 2] * x2 + C[k + 1, s + 3] * x3
-                J[k + 2, c] += C[k + 2, s] * x0 + C[k + 2, s + 1] * x1 + C[k + 2, s + 2] * x2 + C[k + 2, s + 3] * x3
-                J[k + 3, c] += C[k + 3, s] * x0 + C[k + 3, s + 1] * x1 + C[k + 3, s + 2] * x2 + C[k + 3, s + 3] * x3
+                J[k, c] += c00 * x0 + c01 * x1 + c02 * x2 + c03 * x3
+                J[k + 1, c] += c10 * x0 + c11 * x1 + c12 * x2 + c13 * x3
+                J[k + 2, c] += c20 * x0 + c21 * x1 + c22 * x2 + c23 * x3
+                J[k + 3, c] += c30 * x0 + c31 * x1 + c32 * x2 + c33 * x3
             s += 4
         while s < T:
+            c00, c10, c20, c30 = C[k, s], C[k + 1, s], C[k + 2, s], C[k + 3, s]
             for c in range(n):
                 x0 = X[s, c]
-                J[k, c] += C[k, s] * x0
-                J[k + 1, c] += C[k + 1, s] * x0
-                J[k + 2, c] += C[k + 2, s] * x0
-                J[k + 3, c] += C[k + 3, s] * x0
+                J[k, c] += c00 * x0
+                J[k + 1, c] += c10 * x0
+                J[k + 2, c] += c20 * x0
+                J[k + 3, c] += c30 * x0
             s += 1
         k += 4
     while k < K:
