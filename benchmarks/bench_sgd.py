@@ -38,7 +38,9 @@ erf, one thread, from fixed weights; the ratio to K = M = 1 at the same N (targe
 same rounds: the normal draws of ``twolayer.data.rng`` (ns per draw, ``fill_normal`` into a
 buffer in cache, as in the engine's loop) and the multiply-add rate
 of the engine's register-blocked product kernel on operands that sit in the L1 cache.  Check:
-the K = M = 40 engine run ends at the J of the NumPy ``reference_step`` on the same inputs.
+the K = M = 40 engine run ends at the J of the NumPy ``reference_step`` on the same inputs.  The
+per-step path (the engine before the blocked path of K >= 2, ``sgd.BLOCK_MIN_K`` raised for the
+block) is timed in the same rounds, as the before.
 
 Ported to the Core v2 API (twolayer 0.2): ``twolayer.sgd.simulate_seed`` -> ``twolayer.simulate``
 with ``weights=(J0, B0)`` (the seed then drives only the inputs) and ``record_weights`` for the
@@ -401,6 +403,7 @@ def _fma_kernel():
 def bench_wide(p, log):
     """us per step at the four settings of issue #31, ratios to K = M = 1, the ideal per step."""
     from twolayer.data import rng as fastrng
+    from twolayer.engines import sgd
 
     fma = _fma_kernel()
     A = np.random.default_rng(1).standard_normal((8, 256)) * 1e-3
@@ -434,11 +437,20 @@ def bench_wide(p, log):
             return wall, cpu  # seconds per multiply-add
         if key == "normal":
             return _clock(draw, n_normal_calls * zbuf.size)  # seconds per draw
+        if key[0] == "per-step":  # the engine before the blocked path: one step at a time
+            cfg, J0, B0 = cases[key[1:]]
+            n = p["wide_steps"][cfg.N]
+            saved, sgd.BLOCK_MIN_K = sgd.BLOCK_MIN_K, 1 << 62
+            try:
+                return _clock(lambda: simulate_seed(cfg, 0, np.array([n / cfg.N]), J0, B0), n)
+            finally:
+                sgd.BLOCK_MIN_K = saved
         cfg, J0, B0 = cases[key]
         n = p["wide_steps"][cfg.N]
         return _clock(lambda: simulate_seed(cfg, 0, np.array([n / cfg.N]), J0, B0), n)
 
-    kinds = ["fma", "normal"] + list(WIDE_SETTINGS)
+    wide_k = [(N, K) for N, K in WIDE_SETTINGS if K > 1]
+    kinds = ["fma", "normal"] + list(WIDE_SETTINGS) + [("per-step", N, K) for N, K in wide_k]
     wall = {k: [] for k in kinds}
     cpu = {k: [] for k in kinds}
     for r in range(p["wide_rounds"]):
@@ -470,6 +482,17 @@ def bench_wide(p, log):
                 "raw_s": per,
             }
         row["target_ratio"] = WIDE_TARGETS.get((N, K))
+        if K > 1:
+            per_step = {}
+            for name, src in (("wall", wall), ("cpu", cpu)):
+                per = src[("per-step", N, K)]
+                per_step[name] = {
+                    "us_per_step": statistics.median(per) * 1e6,
+                    "ratio_to_K1": statistics.median(a / b for a, b in zip(per, src[(N, 1)])),
+                    "over_blocked": statistics.median(a / b for a, b in zip(per, src[(N, K)])),
+                    "raw_s": per,
+                }
+            row["per_step_path"] = per_step
         rows.append(row)
 
     # check: the widest setting against the NumPy reference step on the same inputs
@@ -503,6 +526,12 @@ def report_wide(w):
                      f"{c['ratio_to_K1']:8.2f}{'[' + format(c['ratio_min'], '.2f') + ', ' + format(c['ratio_max'], '.2f') + ']':>15s}"
                      f"{('<= ' + format(r['target_ratio'], 'g')) if r['target_ratio'] else '':>8s}"
                      f"{c['ideal_us']:10.2f}{c['ideal_ratio']:12.2f}{c['step_over_ideal']:11.2f}")
+    for r in w["settings"]:
+        if "per_step_path" in r:
+            c = r["per_step_path"]["cpu"]
+            lines.append(f"  the per-step path (the engine before the blocked one), N={r['N']} K=M={r['K']}: "
+                         f"{c['us_per_step']:.2f} cpu us/step, ratio to K=M=1 {c['ratio_to_K1']:.2f}, "
+                         f"{c['over_blocked']:.2f}x the blocked path")
     lines.append("(ratios, ideal and step/ideal from process CPU time, median of per-round values; "
                  "wall-time ratios in the JSON)")
     ch = w["check_reference"]
