@@ -9,7 +9,12 @@ the alpha grid the order parameters Q, R, T (and v) computed from the weights, a
 exactly from them (no test set).
 
 The compiled loop keeps the weights in float64 and draws each input from the counter-based
-normal source of ``twolayer.data.rng``.  Its dot products use fast-math reassociation (the
+normal source of ``twolayer.data.rng``.  With K >= 2 hidden units and Gaussian inputs it runs
+the same steps in blocks of 4 or 8 (``_run_gaussian_blocked``): the products of a block's inputs
+with the block's first weights, the teacher's products and the inputs' Gram matrix are
+register-blocked matrix products, the steps then run on K x T numbers, and the weights get the
+block's updates in one pass (a delayed update; equal to the step-by-step loop up to round-off,
+about 1e-15 relative; the speed-ups are in benchmarks/README.md).  Its dot products use fast-math reassociation (the
 vector width decides their summation order), so two CPUs agree to round-off, not bit for bit;
 the same CPU gives the same bits for any number of threads.  Seeds run in parallel threads (the
 loop releases the GIL), in chunks of ~0.05 s, so that progress ticks on alpha and Ctrl-C stops
