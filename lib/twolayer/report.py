@@ -64,8 +64,9 @@ _TEX_WORDS = {
     "eta": "η", "lambda": "λ", "mu": "μ", "rho": "ρ", "sigma": "σ", "tau": "τ", "Delta": "Δ",
     "Sigma": "Σ", "pm": "±", "times": "×", "cdot": "·", "le": "≤", "leq": "≤", "ge": "≥",
     "geq": "≥", "approx": "≈", "propto": "∝", "infty": "∞", "langle": "⟨", "rangle": "⟩",
-    "to": "→", "sqrt": "√", "ln": "ln ", "log": "log ", "exp": "exp ", "max": "max ",
-    "min": "min ", "mid": "|", ",": " ", ";": " ", "!": "", " ": " ", "%": "%", "_": "_",
+    "to": "→", "sqrt": "√", "ln": " ln ", "log": " log ", "exp": " exp ", "max": " max ",
+    "min": " min ", "xi": "ξ", "in": "∈", "nu": "ν", "kappa": "κ", "theta": "θ", "phi": "φ",
+    "omega": "ω", "Gamma": "Γ", "Lambda": "Λ", "pi": "π", "chi": "χ", "zeta": "ζ", "psi": "ψ", "mid": "|", ",": " ", ";": " ", "!": "", " ": " ", "%": "%", "_": "_",
 }
 _TEX_DROP = {"rm", "mathrm", "text", "mathit", "mathbf", "operatorname", "left", "right", "big",
              "Big", "bigl", "bigr", "Bigl", "Bigr", "displaystyle"}
