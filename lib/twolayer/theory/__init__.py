@@ -2,8 +2,8 @@
 linear network, the plateau and the asymptotic phase.  Pure functions (no simulations).
 Imports ``twolayer.problem``, ``gaussian`` and ``data``."""
 
-from . import asymptotic, frontier, hierarchy, linear, ode, plateau, spectral
+from . import asymptotic, frontier, hierarchy, linear, ode, plateau, recipes, spectral
 from .blocks import rhs
 from .ode import solve_ode
 
-__all__ = ["asymptotic", "frontier", "hierarchy", "linear", "ode", "plateau", "rhs", "solve_ode", "spectral"]
+__all__ = ["asymptotic", "frontier", "hierarchy", "linear", "ode", "plateau", "recipes", "rhs", "solve_ode", "spectral"]
