@@ -59,15 +59,19 @@ def test_late_exponents_of_an_exact_power_law():
 
 def test_decoupled_exponents_match_the_fit_of_S():
     c = tl.Config(N=512, L=512, K=2, M=2, beta=1.0, eta=0.1, sigma_J=0.01)
-    df = tl.analysis.decoupled_exponents(c, [0.5, 1.0, 2.0], 20.0, [39.0, 2000.0, 2000.0], seeds=(0, 1))
+    df = tl.analysis.decoupled_exponents(c, [0.25, 1.0, 2.0], 25.0, seeds=(0, 1), alpha_max=2000.0)
     assert list(df.columns) == ["beta", "fit_lo", "fit_hi", "S", "law"]
-    assert np.isnan(df["S"][0])  # [20, 39]: narrower than a factor 2
-    a = np.geomspace(20.0, 2000.0, 40)
-    want = np.mean([-tl.analysis.fit_slope(a, tl.theory.asymptotic.decoupled_curve(c, a, seed=s))
+    c1 = c.replace(beta=1.0)
+    lo, hi = tl.theory.asymptotic.powerlaw_window(
+        c1, np.linalg.eigvalsh(tl.theory.asymptotic.fixed_point_P(c1, init="mean")))
+    assert df["fit_lo"][1] == max(25.0, 3 * lo) and df["fit_hi"][1] == min(hi / 3, 2000.0)
+    assert np.isnan(df["S"][0]) and df["fit_hi"][0] < 50.0  # beta = 0.25: alpha_hi / 3 below 2 x 25
+    a = np.geomspace(df["fit_lo"][1], df["fit_hi"][1], 40)
+    want = np.mean([-tl.analysis.fit_slope(a, tl.theory.asymptotic.decoupled_curve(c1, a, seed=s))
                     for s in (0, 1)])
     assert df["S"][1] == pytest.approx(want, rel=1e-12)
-    # at L = 512 the finite window bends S: steeper than 0.5 at beta = 1, flatter than 2/3 at 2
-    assert df["S"][1] == pytest.approx(0.642, abs=2e-3) and df["S"][2] == pytest.approx(0.602, abs=2e-3)
-    assert df["law"].tolist() == pytest.approx([1 / 3, 0.5, 2 / 3], rel=1e-12)
+    # at L = 512 the finite window bends S: steeper than 0.5 at beta = 1
+    assert df["S"][1] == pytest.approx(0.653, abs=2e-3) and df["S"][2] == pytest.approx(0.603, abs=2e-3)
+    assert df["law"].tolist() == pytest.approx([0.2, 0.5, 2 / 3], rel=1e-12)
     with pytest.raises(ValueError, match="fit_lo"):
-        tl.analysis.decoupled_exponents(c, [1.0], 0.0, 10.0)
+        tl.analysis.decoupled_exponents(c, [1.0], 0.0)

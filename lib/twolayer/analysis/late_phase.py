@@ -124,39 +124,43 @@ def late_exponents(ode: Mapping, windows: Mapping, sgd: Mapping | None = None, *
     return pd.DataFrame(rows)
 
 
-def decoupled_exponents(config: Config, betas, fit_lo, fit_hi, seeds=(0,)) -> pd.DataFrame:
+def decoupled_exponents(config: Config, betas, fit_lo, seeds=(0,), *, alpha_max: float = np.inf,
+                        margin: float = 3.0) -> pd.DataFrame:
     """The finite-L prediction of the late exponent as a function of beta: -d ln S / d ln alpha
-    of the decoupled sum S(alpha) of Eq. {eq}`eq-asy-sum`, fitted on [fit_lo, fit_hi] and
-    averaged over the sampled teachers of ``seeds`` (``late_exponents`` column ``S`` at the
-    same window).  The chapter {ref}`chap-published` draws it as a curve against beta.
+    of the decoupled sum S(alpha) of Eq. {eq}`eq-asy-sum`, averaged over the sampled teachers of
+    ``seeds`` and fitted on [max(fit_lo, margin alpha_lo), min(alpha_hi / margin, alpha_max)],
+    with (alpha_lo, alpha_hi) the window of Eq. {eq}`eq-asy-window` of the expected teacher at
+    each beta (``late_exponents`` fits the same S on each seed's window after its escape).  The
+    chapter {ref}`chap-published` draws it as a curve against beta.
 
     Parameters
     ----------
     config : the configuration whose ``beta`` is replaced
     betas : the values of beta (n,)
-    fit_lo, fit_hi : the fit window at every beta, scalars or (n,) arrays; a window narrower
-        than a factor 2 gives nan
+    fit_lo : the lower edge of the fit, e.g. margin times a typical escape (> 0)
     seeds : the seeds of the sampled teachers
+    alpha_max, margin : the end of the fit (the end of the runs) and the window's margin
 
     Returns
     -------
-    DataFrame with the columns ``beta``, ``fit_lo``, ``fit_hi``, ``S`` (the mean exponent) and
-    ``law`` (beta / (1 + beta))
+    DataFrame with the columns ``beta``, ``fit_lo``, ``fit_hi``, ``S`` (the mean exponent; nan
+    where the fit range is narrower than a factor 2) and ``law`` (beta / (1 + beta))
     """
     betas = np.atleast_1d(np.asarray(betas, dtype=np.float64))
-    lo = np.broadcast_to(np.asarray(fit_lo, dtype=np.float64), betas.shape)
-    hi = np.broadcast_to(np.asarray(fit_hi, dtype=np.float64), betas.shape)
-    if betas.ndim != 1 or not betas.size or np.any(~(lo > 0)) or np.any(np.isnan(hi)):
-        raise ValueError("betas must be a non-empty 1-d array and fit_lo > 0, fit_hi finite")
+    fit_lo = check_float("fit_lo", fit_lo, lo=0.0, lo_open=True)
+    margin = check_float("margin", margin, lo=1.0)
+    if betas.ndim != 1 or not betas.size:
+        raise ValueError("betas must be a non-empty 1-d array")
     rows = []
-    for b, a, z in zip(betas, lo, hi):
+    for b in betas:
         c = config.replace(beta=float(b))
+        lo, hi = asy.powerlaw_window(c, np.linalg.eigvalsh(asy.fixed_point_P(c, init="mean")))
+        a, z = max(fit_lo, margin * lo), min(hi / margin, alpha_max)
         x = np.nan
         if z >= 2 * a:
             alpha = np.geomspace(a, z, 40)
             x = float(np.mean([-fit_slope(alpha, asy.decoupled_curve(c, alpha, seed=s)) for s in seeds]))
-        rows.append({"beta": float(b), "fit_lo": float(a), "fit_hi": float(z), "S": x,
-                     "law": spectral.powerlaw_exponent(float(b))})
+        rows.append({"beta": float(b), "fit_lo": a, "fit_hi": z, "S": x, "law": spectral.powerlaw_exponent(float(b))})
     return pd.DataFrame(rows)
 
 
