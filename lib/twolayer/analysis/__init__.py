@@ -8,16 +8,19 @@ from .events import (CurvePlateau, asymmetry, escape_time, first_below, measure_
                      plateau_entry, run_end, unstable_amplitude)
 from .frontier import (compare_frontiers, curves_at_budgets, curves_from_trajectories, exponent_table, fit_frontier,
                        measured_frontier)
-from .late_phase import expected_timescales, late_exponents
+from .late_phase import decoupled_exponents, expected_timescales, late_exponents
 from .rates import rate_law_ratio
 from .recipes import batch_scan, budget_scan, critical_batch, power_decay_scan, tuned_frontier
 from .scaling import default_fit_window, fit_beta, fit_scaling_law
 from .symmetry import overlap_spread
 from .tables import curves_at
 
-__all__ = ["CurvePlateau", "asymmetry", "batch_scan", "budget_scan", "cluster_resolution", "compare_frontiers", "critical_batch", "curves_at", "curves_at_budgets",
-           "curves_from_trajectories", "default_fit_window", "escape_time", "expected_timescales", "exponent_table",
-           "first_below", "fit_beta", "fit_exponential_rate", "fit_frontier", "fit_scaling_law", "fit_slope",
-           "late_exponents", "local_slope", "log_deviation", "loglog_fit", "measure_plateau", "measured_frontier",
-           "overlap_spread", "paired_escape_times", "power_decay_scan", "plateau_entry", "rate_law_ratio", "run_end", "select",
-           "slope_window", "tuned_frontier", "unstable_amplitude"]
+__all__ = ["asymmetry", "batch_scan", "budget_scan", "cluster_resolution", "compare_frontiers",
+           "critical_batch", "CurvePlateau", "curves_at", "curves_at_budgets",
+           "curves_from_trajectories", "decoupled_exponents", "default_fit_window", "escape_time",
+           "expected_timescales", "exponent_table", "first_below", "fit_beta",
+           "fit_exponential_rate", "fit_frontier", "fit_scaling_law", "fit_slope",
+           "late_exponents", "local_slope", "log_deviation", "loglog_fit", "measure_plateau",
+           "measured_frontier", "overlap_spread", "paired_escape_times", "plateau_entry",
+           "power_decay_scan", "rate_law_ratio", "run_end", "select", "slope_window",
+           "tuned_frontier", "unstable_amplitude"]
