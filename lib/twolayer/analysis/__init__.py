@@ -10,7 +10,7 @@ from .frontier import (compare_frontiers, curves_at_budgets, curves_from_traject
                        measured_frontier)
 from .late_phase import expected_timescales, late_exponents
 from .rates import rate_law_ratio
-from .scaling import default_fit_window, fit_beta, fit_scaling_law
+from .scaling import default_fit_window, fit_beta, fit_scaling_law, tail_exponents, tail_sum
 from .symmetry import overlap_spread
 from .tables import curves_at
 
@@ -19,4 +19,4 @@ __all__ = ["CurvePlateau", "asymmetry", "cluster_resolution", "compare_frontiers
            "first_below", "fit_beta", "fit_exponential_rate", "fit_frontier", "fit_scaling_law", "fit_slope",
            "late_exponents", "local_slope", "log_deviation", "loglog_fit", "measure_plateau", "measured_frontier",
            "overlap_spread", "paired_escape_times", "plateau_entry", "rate_law_ratio", "run_end", "select",
-           "slope_window", "unstable_amplitude"]
+           "slope_window", "tail_exponents", "tail_sum", "unstable_amplitude"]
