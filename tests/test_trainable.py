@@ -189,3 +189,37 @@ def test_bad_input_raises_value_error_naming_the_parameter():
     with pytest.raises(ValueError, match="L"):
         fit_scaling_law([1, 2, 16], [1.0, 0.5, 0.1], L=16)
     assert linear.eta_max(cfg.replace(trainable=4)) == pytest.approx(4.0)
+
+
+# --------------------------------------------------------------------------------------------
+# the tail sums of a spectrum and their N_l exponent (chapter 02, the real-image section)
+# --------------------------------------------------------------------------------------------
+def test_tail_sum_small_example():
+    from twolayer.analysis import tail_sum
+    lam = np.array([4.0, 3.0, 2.0, 1.0])
+    np.testing.assert_allclose(tail_sum(lam, [0, 1, 3, 4]), [10.0, 6.0, 1.0, 0.0], rtol=0, atol=0)
+    np.testing.assert_allclose(tail_sum(lam, np.array([2]), weights=[1, 1, 0.5, 2.0]), [3.0])
+    with pytest.raises(ValueError):
+        tail_sum(lam, [5])
+    with pytest.raises(ValueError):
+        tail_sum(lam, [1.5])
+
+
+def test_tail_exponents_pure_power_law_and_steep_end():
+    from twolayer.analysis import tail_exponents
+    N, beta = 1024, 0.3
+    k = np.arange(1, N + 1, dtype=np.float64)
+    n = np.unique(np.round(np.geomspace(10, 500, 30)).astype(int))
+    pure = tail_exponents(k ** (-(1 + beta)), n, window=(10, 513))
+    # exact power law: every eigenvalue fit gives beta to round-off, the tail sums within 1%
+    np.testing.assert_allclose(pure["beta"].iloc[:4], beta, rtol=1e-9)
+    np.testing.assert_allclose(pure["beta"].iloc[4:], beta, rtol=0.01)
+    assert list(pure.loc["eigenvalues, lower half", ["from", "to"]]) == [10, 72]
+    # a steeper end above the window (exponent 1.4 there) steepens the tail-sum law only;
+    # continuing the window's power law above it restores beta
+    steep = np.where(k < 513, k ** (-(1 + beta)), 512 ** (-(1 + beta)) * (k / 512) ** -2.4)
+    t = tail_exponents(steep, n, window=(10, 513))
+    assert abs(t.at["eigenvalues, whole window", "beta"] - beta) < 1e-9
+    assert abs(t.at["eigenvalues above the window", "beta"] - 1.4) < 0.01
+    assert t.at["tail sum", "beta"] > beta + 0.04
+    assert abs(t.at["tail sum, power law above", "beta"] - beta) < 0.01 * beta

@@ -11,7 +11,7 @@ from .frontier import (compare_frontiers, curves_at_budgets, curves_from_traject
 from .late_phase import decoupled_exponents, expected_timescales, late_exponents
 from .rates import rate_law_ratio
 from .recipes import batch_scan, budget_scan, critical_batch, power_decay_scan, tuned_frontier
-from .scaling import default_fit_window, fit_beta, fit_scaling_law
+from .scaling import default_fit_window, fit_beta, fit_scaling_law, tail_exponents, tail_sum
 from .symmetry import overlap_spread
 from .tables import curves_at
 
@@ -23,4 +23,4 @@ __all__ = ["asymmetry", "batch_scan", "budget_scan", "cluster_resolution", "comp
            "late_exponents", "local_slope", "log_deviation", "loglog_fit", "measure_plateau",
            "measured_frontier", "overlap_spread", "paired_escape_times", "plateau_entry",
            "power_decay_scan", "rate_law_ratio", "run_end", "select", "slope_window",
-           "tuned_frontier", "unstable_amplitude"]
+           "tail_exponents", "tail_sum", "tuned_frontier", "unstable_amplitude"]

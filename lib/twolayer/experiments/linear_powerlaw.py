@@ -32,17 +32,18 @@ class LinearPowerlaw:
     window: tuple
 
     def fits(self) -> dict:
-        """Exponents fitted over the inner window [10 alpha_1, alpha_L / 10]: ``-beta/(1+beta)``
-        (the asymptotic law), ``fit exact``, ``gap`` (fit exact + beta/(1+beta)), ``fit
-        continuum`` (the continuum law with its cut-offs), ``centre slope`` (Eq.
-        {eq}`eq-lin-centre-slope`) and ``fit small-eta sum`` (the small-eta closed form)."""
+        """Exponents fitted over the inner window [10 alpha_1, alpha_L / 10], keyed by table
+        headers (TeX in dollars): ``$-\\beta/(1+\\beta)$`` (the asymptotic law), ``fit exact``,
+        ``gap`` (fit exact + beta/(1+beta)), ``fit continuum`` (the continuum law with its
+        cut-offs), ``centre slope`` (Eq. {eq}`eq-lin-centre-slope`) and ``fit small-$\\eta$
+        sum`` (the small-eta closed form)."""
         c, a, (a1, aL) = self.config, self.alpha, self.window
         small = lin.small_eta_curve(c, a, init="mean").mean()
         ex, co, sm = [fit_slope(a, y, (10 * a1, aL / 10))
                       for y in (self.exact, lin.continuum_curve(c, a), small)]
         s = powerlaw_exponent(c.beta)
-        return {"-beta/(1+beta)": -s, "fit exact": ex, "gap": ex + s, "fit continuum": co,
-                "centre slope": centre_slope(c.L, c.beta), "fit small-eta sum": sm}
+        return {"$-\\beta/(1+\\beta)$": -s, "fit exact": ex, "gap": ex + s, "fit continuum": co,
+                "centre slope": centre_slope(c.L, c.beta), "fit small-$\\eta$ sum": sm}
 
 
 def linear_powerlaw(config: Config, *, points: int = 300, margin: float = 30.0) -> LinearPowerlaw:

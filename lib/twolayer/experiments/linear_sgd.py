@@ -34,18 +34,19 @@ class LinearRun:
     window: tuple
 
     def summary(self) -> dict:
-        """The setting and how SGD follows the theory: ``N = L``, ``eta``, ``seeds``; ``max |d
-        ln|``, the largest |ln eps_sgd - ln eps_theory| of the seed means over [10 alpha_1,
-        alpha_L]; the exponents fitted over the inner window [10 alpha_1, alpha_L / 10] to SGD
-        (``fit sgd``), the exact solution (``fit theory``) and the finite-L continuum law
-        (``fit continuum``); and the asymptotic exponent ``-beta/(1+beta)``."""
+        """The setting and how SGD follows the theory, keyed by table headers (TeX in dollars):
+        ``$N = L$``, ``$\\eta$``, ``seeds``; ``max $|\\Delta\\ln\\epsilon_g|$``, the largest
+        |ln eps_sgd - ln eps_theory| of the seed means over [10 alpha_1, alpha_L]; the exponents
+        fitted over the inner window [10 alpha_1, alpha_L / 10] to SGD (``fit sgd``), the exact
+        solution (``fit theory``) and the finite-L continuum law (``fit continuum``); and the
+        asymptotic exponent ``$-\\beta/(1+\\beta)$``."""
         c, a, (a1, aL) = self.config, self.sgd.alpha, self.window
         sgd, th = self.sgd.mean(), self.theory.mean()
         fits = [fit_slope(a, y, (10 * a1, aL / 10)) for y in (sgd, th, lin.continuum_curve(c, a))]
-        return {"N = L": c.N, "eta": c.eta, "seeds": self.sgd.n_seeds,
-                "max |d ln|": log_deviation(sgd, th, a, (10 * a1, aL)),
+        return {"$N = L$": c.N, "$\\eta$": c.eta, "seeds": self.sgd.n_seeds,
+                "max $|\\Delta\\ln\\epsilon_g|$": log_deviation(sgd, th, a, (10 * a1, aL)),
                 "fit sgd": fits[0], "fit theory": fits[1], "fit continuum": fits[2],
-                "-beta/(1+beta)": -powerlaw_exponent(c.beta)}
+                "$-\\beta/(1+\\beta)$": -powerlaw_exponent(c.beta)}
 
     def scatter(self) -> dict:
         """The scatter of single runs about their theory over [100 alpha_1, alpha_L]: ``share of
