@@ -13,6 +13,12 @@ The book's conventions (``book/contributing.md``) are checked on the rendered pa
 * no raw cross-reference label (``eq-...``, ``fig-...``, ``chap-...``, ``sec-...``, or
   "Eq. (" followed by a label) in the visible prose or in any cell output;
 * no ``nan`` token in a cell output;
+* a figure or equation number without a chapter number is the paper's and is called so ("paper
+  Fig. 5 (left)", "paper Eq. (15)"); a chapter's figures are numbered per chapter ("Fig. 4.2");
+* no reversed or empty interval (``[793, 25]``) printed in a cell output;
+* every image in a figure has an alt text (the caption's first sentence, ``book_ext/figure_alt.py``),
+  and every inline figure of a cell output has at least twice the pixels of its laid-out width
+  (retina PNG, ``tl.book.setup``) or is an SVG;
 * no line of a cell's text output (``pre``) longer than 100 characters;
 * every figure has a non-empty caption, and every image in a cell output sits in a figure;
 * every display equation fits its column at full size (MathJax container ``scrollWidth`` at most
@@ -63,7 +69,8 @@ PROBE = """
 window.addEventListener("load", function () {
   function measure() {
     // conventions of the book, measured in the laid-out page (results as JSON in #probe-result)
-    var out = {math: [], figures: [], bare_images: [], outputs: [], pre_lines: []};
+    var out = {math: [], figures: [], bare_images: [], outputs: [], pre_lines: [], densities: [],
+               alts: [], numbers: []};
     document.querySelectorAll('mjx-container[display="true"]').forEach(function (c, i) {
       // wider than its own box (it scrolls), its box reaching past the equation's block (where
       // the theme's overflow: hidden clips it), or shrunk to fit by _static/fit-equations.js
@@ -80,6 +87,14 @@ window.addEventListener("load", function () {
     });
     document.querySelectorAll(".cell_output img").forEach(function (im) {
       if (!im.closest("figure")) { out.bare_images.push(im.getAttribute("src") || "?"); }
+      // pixel density: the image file's pixels per CSS pixel of its laid-out width
+      out.densities.push([im.getAttribute("src") || "?", im.naturalWidth, im.getBoundingClientRect().width]);
+    });
+    document.querySelectorAll("figure img").forEach(function (im) {
+      out.alts.push([im.getAttribute("src") || "?", im.getAttribute("alt") || ""]);
+    });
+    document.querySelectorAll("figure figcaption span.caption-number").forEach(function (n) {
+      out.numbers.push(n.textContent.trim());
     });
     document.querySelectorAll(".cell_output").forEach(function (o) {
       out.outputs.push(o.textContent);
@@ -120,6 +135,31 @@ MAX_LINE = 100
 RAW_LABEL = re.compile(r"(?<![\w/#.:-])(?:eq|fig|chap|sec)-[a-z][\w-]*")
 RAW_EQ = re.compile(r"\bEqs?\.\s*\(\s*[A-Za-z][\w.:]*-[\w.:-]*\s*\)")
 NAN = re.compile(r"(?<![\w.])[-+]?nan(?!\w)", re.IGNORECASE)
+
+
+# a figure or equation number without a chapter ("Fig. 5", "Eq. (15)") is the paper's and says so
+PAPER_FIG = re.compile(r"(?<![Pp]aper )\bFigs?\.\s+\d+(?![.\d])")
+PAPER_EQ = re.compile(r"(?<![Pp]aper )\bEqs?\.\s*\(\d+\)")
+# a chapter's figures are numbered "Fig. <chapter>.<figure>" (numbered toctree, _toc.yml)
+CHAPTER_FIG = re.compile(r"Fig\. \d+\.\d+")
+# an interval of two numbers as the book prints them: "[25, 793]", "[3.9×10², 10⁶]", "[1e-3, 0.5]"
+_NUM = r"-?(?:\d+(?:\.\d+)?(?:×10[⁻⁰¹²³⁴⁵⁶⁷⁸⁹]+|e[-+]?\d+)?|10[⁻⁰¹²³⁴⁵⁶⁷⁸⁹]+)"
+INTERVAL = re.compile(rf"\[\s*({_NUM})\s*,\s*({_NUM})\s*\]")
+_SUPERSCRIPT = str.maketrans("⁻⁰¹²³⁴⁵⁶⁷⁸⁹", "-0123456789")
+
+
+def _number(text: str) -> float:
+    """A number printed as the book prints it (plain, e-notation or m×10ⁿ) as a float."""
+    if "10" in text and any(c in text for c in "⁻⁰¹²³⁴⁵⁶⁷⁸⁹"):
+        mant, _, exp = text.rpartition("10")
+        mant = mant.rstrip("×") or "1"
+        return float(mant if mant != "-" else "-1") * 10.0 ** int(exp.translate(_SUPERSCRIPT))
+    return float(text)
+
+
+def _path_like(alt: str) -> bool:
+    """An alt text that names a file (or nothing) instead of saying what the figure shows."""
+    return not alt.strip() or " " not in alt.strip() or bool(re.search(r"\.(png|svg|jpe?g)\b", alt))
 
 
 def _raw_labels(text: str) -> list[str]:
@@ -279,6 +319,10 @@ def test_page_renders(built_book, page, tmp_path):
     assert m is not None, f"{page}: the probe wrote no result"
     probe_result = json.loads(html.unescape(m.group(1)))
     problems = []
+    bare = sorted({m.group(0) for rx in (PAPER_FIG, PAPER_EQ) for m in rx.finditer(text)})
+    if bare:
+        problems.append("the paper's figures and equations are \"paper Fig. 5\", \"paper Eq. (15)\"; "
+                        f"the book's are numbered per chapter: {bare[:5]}")
     raw = _raw_labels(text)
     if raw:
         problems.append(f"raw cross-reference labels in the text (use {{eq}}, {{ref}}, {{numref}}): {raw}")
@@ -298,6 +342,22 @@ def test_page_renders(built_book, page, tmp_path):
     if probe_result["bare_images"]:
         problems.append("images in cell outputs outside a figure (add mystnb figure metadata with a "
                         f"caption): {probe_result['bare_images'][:5]}")
+    thin = [f"{_short(src, 60)} ({nat} px file shown {shown:.0f} px wide)"
+            for src, nat, shown in probe_result["densities"]
+            if not src.split("?")[0].endswith(".svg") and shown > 0 and nat < 1.9 * shown]
+    if thin:
+        problems.append(f"inline figures below 2x pixel density (tl.book.setup makes them retina): {thin[:3]}")
+    bad_alt = [_short(src, 60) for src, alt in probe_result["alts"] if _path_like(alt)]
+    if bad_alt:
+        problems.append(f"figure images whose alt text is a file name, not the caption's first sentence: {bad_alt[:3]}")
+    if page.startswith("chapters/"):
+        odd = [n for n in probe_result["numbers"] if not CHAPTER_FIG.fullmatch(n)]
+        if odd:
+            problems.append(f"figures not numbered per chapter (\"Fig. 4.2\"): {odd[:5]}")
+    rev = sorted({m.group(0) for o in outputs for m in INTERVAL.finditer(o)
+                  if _number(m.group(1)) >= _number(m.group(2))})
+    if rev:
+        problems.append(f"reversed or empty intervals printed (say \"window closed\"): {rev[:5]}")
     if probe_result["math"]:
         problems.append("display equations wider than their column in a 1024 px window "
                         f"([id, scrollWidth, clientWidth]): {probe_result['math'][:5]}")

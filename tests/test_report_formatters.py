@@ -8,10 +8,10 @@ from twolayer import report
 
 def test_bound_to_is_bound_at_a_fixed_threshold():
     fmt = report.bound_to(1e-4)
-    assert fmt(3e-5) == "< 1e-04"
+    assert fmt(3e-5) == "< 10⁻⁴"
     assert fmt(0.0123) == "0.012"
     t = report.frame(pd.DataFrame({"L": [1, 2], "dev": [2e-6, 3.4e-3]}), formats={"dev": fmt})
-    assert repr(t).splitlines()[1:] == ["1 < 1e-04", "2  0.0034"]
+    assert repr(t).splitlines()[1:] == ["1 < 10⁻⁴", "2 0.0034"]
     with pytest.raises(ValueError, match="threshold"):
         report.bound_to(0.0)
 

@@ -9,6 +9,10 @@ runs sweeps) and reads its settings from the environment in one place:
 * ``TWOLAYER_STORE``: a directory that keeps sweep results between runs (default: none);
 * ``TWOLAYER_SCHEDULER``: the address of a running Dask scheduler (default: a local cluster of
   this machine's cores, started only with ``sweeps=True``).
+
+Inside a notebook, ``setup`` also has the kernel show figures at twice their pixel density
+(matplotlib-inline's "retina" PNG, with its width and height at the figure's size), so that the
+book's inline figures stay sharp on high-density screens; outside IPython it does nothing else.
 """
 
 from __future__ import annotations
@@ -41,6 +45,18 @@ class Setup:
         return paper if self.paper else default
 
 
+def _sharp_inline_figures() -> None:
+    """Inline figures of the running notebook as 2x PNGs (a display setting of the IPython
+    kernel, like ``%config InlineBackend.figure_formats``); nothing outside a kernel."""
+    try:
+        from IPython import get_ipython
+        from matplotlib_inline.backend_inline import set_matplotlib_formats
+    except ImportError:  # pragma: no cover - IPython ships with the book's dependencies
+        return
+    if get_ipython() is not None:
+        set_matplotlib_formats("retina")
+
+
 def setup(*, sweeps: bool = False, environ=None) -> Setup:
     """The chapter's settings from the environment (see the module text).
 
@@ -53,6 +69,7 @@ def setup(*, sweeps: bool = False, environ=None) -> Setup:
     -------
     Setup
     """
+    _sharp_inline_figures()
     env = os.environ if environ is None else environ
     scale = env.get("TWOLAYER_SCALE", "default") or "default"
     if scale not in SCALES:

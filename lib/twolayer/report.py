@@ -13,7 +13,9 @@ computes with them, never with the printed text.
 from __future__ import annotations
 
 import functools
+import html
 import math
+import re
 
 import numpy as np
 import pandas as pd
@@ -26,7 +28,8 @@ except ImportError:  # pragma: no cover - outside the book
 from .problem.checks import check_int
 
 __all__ = ["Table", "bound", "bound_to", "captioned", "columns", "condition", "frame", "glue", "glue_all",
-           "glue_frame", "glue_range", "interval", "sig", "signed", "table"]
+           "glue_frame", "glue_range", "interval", "num", "powers_of_ten", "sig", "signed", "table",
+           "tex_text"]
 
 
 def sig(x: float, digits: int = 2) -> float:
@@ -41,7 +44,9 @@ def sig(x: float, digits: int = 2) -> float:
 def bound(x: float, threshold: float) -> str:
     """``"< threshold"`` when |x| is below it, else the value to two significant digits: for
     deviations whose digits below the threshold are round-off or integration error."""
-    return f"< {threshold:.0e}" if abs(float(x)) < threshold else f"{sig(x, 2):.2g}"
+    if abs(float(x)) < threshold:
+        return "< " + powers_of_ten(f"{threshold:.0e}")
+    return num(x, 2)
 
 
 def signed(x: float, decimals: int = 2) -> str:
@@ -52,18 +57,168 @@ def signed(x: float, decimals: int = 2) -> str:
     return text[1:] if float(text) == 0.0 else text
 
 
+_SUPER = str.maketrans("0123456789+-=()nik", "⁰¹²³⁴⁵⁶⁷⁸⁹⁺⁻⁼⁽⁾ⁿⁱᵏ")
+_SUB = str.maketrans("0123456789+-=()aehijklmnoprstuvx", "₀₁₂₃₄₅₆₇₈₉₊₋₌₍₎ₐₑₕᵢⱼₖₗₘₙₒₚᵣₛₜᵤᵥₓ")
+_TEX_WORDS = {
+    "alpha": "α", "beta": "β", "gamma": "γ", "delta": "δ", "epsilon": "ε", "varepsilon": "ε",
+    "eta": "η", "lambda": "λ", "mu": "μ", "rho": "ρ", "sigma": "σ", "tau": "τ", "Delta": "Δ",
+    "Sigma": "Σ", "pm": "±", "times": "×", "cdot": "·", "le": "≤", "leq": "≤", "ge": "≥",
+    "geq": "≥", "approx": "≈", "propto": "∝", "infty": "∞", "langle": "⟨", "rangle": "⟩",
+    "to": "→", "sqrt": "√", "ln": "ln ", "log": "log ", "exp": "exp ", "max": "max ",
+    "min": "min ", "mid": "|", ",": " ", ";": " ", "!": "", " ": " ", "%": "%", "_": "_",
+}
+_TEX_DROP = {"rm", "mathrm", "text", "mathit", "mathbf", "operatorname", "left", "right", "big",
+             "Big", "bigl", "bigr", "Bigl", "Bigr", "displaystyle"}
+_E_NOTATION = re.compile(r"(?<![\w.])(-?\d+(?:\.\d+)?)e([+-]?)0*(\d+)(?![\w.])")
+
+
+def _script(body: str, table, mark: str) -> str:
+    """``body`` in unicode super- or subscripts when every character has one, else
+    ``mark`` + body (``_{esc}`` -> ``_esc``; ``^{(k)}`` -> ``⁽ᵏ⁾``; ``^*`` -> ``*``)."""
+    if body in ("*", "'", "′"):
+        return body
+    if all(c.translate(table) != c for c in body):
+        return body.translate(table)
+    return mark + body
+
+
+def _tex_group(tex: str, i: int) -> tuple[str, int]:
+    """The argument of a sub- or superscript at ``tex[i]``: a braced group, a command or one
+    character; returns (its text, the index after it)."""
+    if i >= len(tex):
+        return "", i
+    if tex[i] == "{":
+        depth = 0
+        for j in range(i, len(tex)):
+            depth += {"{": 1, "}": -1}.get(tex[j], 0)
+            if depth == 0:
+                return tex[i + 1:j], j + 1
+        return tex[i + 1:], len(tex)
+    if tex[i] == "\\":
+        m = re.match(r"\\([A-Za-z]+|.)", tex[i:])
+        return m.group(0), i + len(m.group(0))
+    return tex[i], i + 1
+
+
+def tex_text(label: str) -> str:
+    """A label with TeX in dollars (``"$\\epsilon_g$ at $\\alpha_{\\rm end}$"``) as plain
+    unicode text (``"ε_g at α_end"``): the plain-text twin of a table header or printed label
+    whose HTML form is typeset math (``Table``).  Text outside the dollars is kept as it is.
+
+    Parameters
+    ----------
+    label : text with inline math between single dollars (a handful of TeX commands: Greek
+        letters, ``\\pm``, ``\\times``, ``\\cdot``, ``\\le``, ``\\ln``, ``\\rm{}``, sub- and
+        superscripts)
+
+    Returns
+    -------
+    str
+    """
+    if not isinstance(label, str):
+        raise ValueError(f"label must be a str, got {type(label).__name__}")
+    parts = label.split("$")
+    if len(parts) % 2 == 0:
+        raise ValueError(f"label has an unmatched $: {label!r}")
+    out = []
+    for k, part in enumerate(parts):
+        out.append(_tex_math_text(part) if k % 2 else part)
+    return "".join(out)
+
+
+def _tex_math_text(tex: str) -> str:
+    out, i = [], 0
+    while i < len(tex):
+        c = tex[i]
+        if c == "\\":
+            m = re.match(r"\\([A-Za-z]+|.)", tex[i:])
+            i += len(m.group(0))
+            if m.group(1) not in _TEX_DROP:
+                out.append(_TEX_WORDS.get(m.group(1), m.group(1)))
+        elif c in "_^":
+            body, i = _tex_group(tex, i + 1)
+            body = _tex_math_text(body)
+            out.append(_script(body, _SUPER, "^") if c == "^" else _script(body, _SUB, "_"))
+        elif c in "{}":
+            i += 1
+        else:
+            out.append(c)
+            i += 1
+    text = re.sub(r" {2,}", " ", "".join(out)).strip()
+    return re.sub(r"\b(ln|log|exp|max|min) (?=[(|\[])", r"\1", text)
+
+
+def _tex_html(label: str) -> str:
+    """A label with TeX in dollars as HTML: the math as Sphinx's inline math (MathJax typesets
+    it in the book), the rest escaped."""
+    parts = str(label).split("$")
+    if len(parts) % 2 == 0:
+        return html.escape(str(label))
+    return "".join(f'<span class="math notranslate nohighlight">\\({html.escape(p)}\\)</span>'
+                   if k % 2 else html.escape(p) for k, p in enumerate(parts))
+
+
+def powers_of_ten(text: str) -> str:
+    """Every number in e-notation in ``text`` written as the book writes it: ``"1.6e-11"`` ->
+    ``"1.6×10⁻¹¹"``, ``"1e+04"`` -> ``"10⁴"`` (a mantissa of 1 is dropped); other text unchanged.
+
+    Parameters
+    ----------
+    text : a formatted number, or text holding some
+
+    Returns
+    -------
+    str
+    """
+    def sub(m):
+        exp = ("-" if m.group(2) == "-" else "") + m.group(3)
+        mant = m.group(1)
+        power = "10" + exp.translate(_SUPER)
+        if mant in ("1", "-1"):
+            return ("-" if mant == "-1" else "") + power
+        return f"{mant}×{power}"
+
+    return _E_NOTATION.sub(sub, str(text))
+
+
+def num(x: float, digits: int = 3) -> str:
+    """``x`` at ``digits`` significant digits as the book prints a number: plain decimals, or
+    ``m×10ⁿ`` where Python's ``g`` format would give e-notation (``num(1.64e-11, 2)`` is
+    ``"1.6×10⁻¹¹"``).  For printed lines; ``frame`` and ``glue`` do the same by themselves.
+
+    Parameters
+    ----------
+    x : the number
+    digits : significant digits (1 ... 15)
+
+    Returns
+    -------
+    str
+    """
+    digits = check_int("digits", digits, 1, 15)
+    return powers_of_ten(f"{sig(x, digits):.{digits}g}")
+
+
 class Table:
     """A table of formatted strings: HTML in the rendered book, the same rows as plain text
-    (what nbval compares) in the notebook; ``frame`` is the pandas DataFrame."""
+    (what nbval compares) in the notebook; ``frame`` is the pandas DataFrame.  Column names may
+    hold TeX between dollars (``"$\\epsilon_g$"``): typeset math in HTML, unicode in the text
+    (``tex_text``); numbers in e-notation are shown as ``m×10ⁿ`` (``powers_of_ten``)."""
 
     def __init__(self, frame: pd.DataFrame):
         self.frame = frame
 
     def _repr_html_(self) -> str:
-        return self.frame.to_html(index=False, border=0, classes="twolayer-table")
+        head = "".join(f"<th>{_tex_html(c)}</th>" for c in self.frame.columns)
+        body = "".join("<tr>" + "".join(f"<td>{_tex_html(powers_of_ten(v))}</td>" for v in row)
+                       + "</tr>\n" for row in self.frame.itertuples(index=False, name=None))
+        return (f'<table class="twolayer-table">\n<thead><tr>{head}</tr></thead>\n'
+                f"<tbody>\n{body}</tbody>\n</table>")
 
     def __repr__(self) -> str:
-        return self.frame.to_string(index=False)
+        shown = self.frame.map(lambda v: tex_text(powers_of_ten(v)))
+        shown.columns = [tex_text(str(c)) for c in self.frame.columns]
+        return shown.to_string(index=False)
 
 
 def table(rows, columns, max_width: int = 100) -> Table:
@@ -123,12 +278,15 @@ def frame(df: pd.DataFrame, digits: int = 3, *, formats: dict | None = None, max
 def glue(name: str, value, digits: int | None = 3) -> None:
     """Store ``value`` for ``{glue:text}`name``` in the prose, rounded to ``digits``
     significant digits (``None``: as given, for integers and strings); a rounded value that is
-    a whole number with all its digits significant is shown as one (380, not 380.0).  Returns None, so that a
+    a whole number with all its digits significant is shown as one (380, not 380.0), and one
+    that Python would write in e-notation as ``m×10ⁿ`` (``num``).  Returns None, so that a
     glue as a cell's last line shows nothing in the notebook."""
     if isinstance(value, (float, np.floating)) and digits is not None:
         value = sig(value, digits)
         if value.is_integer() and abs(value) >= 10 ** (digits - 1):
             value = int(value)  # 380, not 380.0: every shown digit is significant
+        elif "e" in repr(value):
+            value = num(value, digits)  # 1.6×10⁻¹¹ in the prose, as in the tables
     elif isinstance(value, (np.integer,)):
         value = int(value)
     if _myst_glue is None:
@@ -162,14 +320,12 @@ class _Captioned(Table):
         self.caption = caption
 
     def _repr_html_(self) -> str:
-        import html
-
         text = super()._repr_html_()
         head = text.index(">") + 1  # end of the opening <table ...> tag
-        return f"{text[:head]}\n  <caption>{html.escape(self.caption)}</caption>{text[head:]}"
+        return f"{text[:head]}\n  <caption>{_tex_html(self.caption)}</caption>{text[head:]}"
 
     def __repr__(self) -> str:
-        return f"{self.caption}\n{super().__repr__()}"
+        return f"{tex_text(self.caption)}\n{super().__repr__()}"
 
 
 def captioned(table: Table, caption: str) -> Table:
