@@ -74,6 +74,7 @@ def test_escape_split_of_a_synthetic_exponential_growth():
     assert d["approach"] == pytest.approx(100.0, rel=1e-7)
     assert d["growth"] == pytest.approx(np.log(0.3 / 1e-4) / 0.02, rel=1e-9)   # 400.3
     assert d["escape"] == pytest.approx(800.0, abs=0.5)
+    assert d["eps_grown"] == 0.02    # a reaches 0.03 at alpha = 100 + ln(300) / 0.02 = 385
     assert d["approach"] + d["growth"] + d["tail"] == pytest.approx(d["escape"], rel=1e-12)
     with pytest.raises(ValueError, match="does not grow"):
         escape_split(alpha, R, eps, level=0.01, R_p=0.3, grow_from=1e12)

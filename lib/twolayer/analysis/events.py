@@ -225,7 +225,8 @@ def escape_split(alpha, R, eps, level: float, R_p: float, *, grow_from: float = 
     Returns
     -------
     dict with ``escape`` (nan when eps never falls below ``level``), ``a0``, ``rate``,
-    ``approach``, ``growth`` and ``tail``.  Raises ValueError when the window holds fewer than
+    ``approach``, ``growth``, ``tail``, and ``eps_grown``: eps where the window closes (the
+    error of the curve when the asymmetry has grown to ``grow_to`` * R_p).  Raises ValueError when the window holds fewer than
     three grid points (the asymmetry does not grow on the grid)."""
     alpha, eps = np.asarray(alpha, dtype=np.float64), np.asarray(eps, dtype=np.float64)
     a = asymmetry(R)
@@ -245,4 +246,5 @@ def escape_split(alpha, R, eps, level: float, R_p: float, *, grow_from: float = 
     growth = np.log(R_p / a0) / rate
     esc = first_below(alpha, eps, level)
     return {"escape": esc, "a0": a0, "rate": float(rate), "approach": float(approach),
-            "growth": float(growth), "tail": float(esc - approach - growth)}
+            "growth": float(growth), "tail": float(esc - approach - growth),
+            "eps_grown": float(eps[stop[0]])}
