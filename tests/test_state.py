@@ -107,7 +107,7 @@ def test_report_frame_prints_numbers_at_their_precision():
     t = tl.report.frame(df, 2, formats={"dev": tl.report.sig, "eps": ".3f"})
     lines = repr(t).splitlines()
     assert lines[0].split() == ["L", "eps", "dev", "ok"]
-    assert lines[1].split() == ["1", "0.012", "3e-07", "True"]
+    assert lines[1].split() == ["1", "0.012", "3×10⁻⁷", "True"]
     assert lines[2].split() == ["16", "-", "0.02", "False"]
     with pytest.raises(ValueError, match="formats names columns"):
         tl.report.frame(df, formats={"nope": 2})

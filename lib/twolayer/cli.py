@@ -111,7 +111,7 @@ def add_config_options(p: argparse.ArgumentParser, only=None, list_values: bool 
             p.add_argument(flag, dest=dest, default=None if default is None else str(default), metavar="V[,V...]",
                            help=help_ + " (comma-separated values span the grid)")
             continue
-        kind = int if f.name in Config.integer_fields() else float
+        kind = f.metadata.get("type") or (int if f.name in Config.integer_fields() else float)
         if f.metadata.get("choices"):
             p.add_argument(flag, dest=dest, choices=f.metadata["choices"], default=default, help=help_)
         else:
@@ -292,7 +292,7 @@ def cmd_run(args) -> int:
             overrides["student_readout"] = tuple(loaded["v0"])
     cfg = config_from_args(args, **overrides)
     _warn_symmetric(cfg)
-    alpha = alpha_grid(args.alpha_max, args.points, cfg.N)
+    alpha = alpha_grid(args.alpha_max, args.points, cfg.N, batch=cfg.batch)
     seeds = range(args.seed, args.seed + args.seeds)
     progress = _want_progress(args.progress)
     if args.method == "sgd":

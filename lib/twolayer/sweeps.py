@@ -110,7 +110,7 @@ def grid_from_strings(strings: dict, spectrum_file=None) -> list[Config]:
                     conv.append(int(x))
                 except ValueError:
                     raise ValueError(f"--{f.name} values must be integers, got {x!r}") from None
-            elif f.metadata.get("choices"):
+            elif f.metadata.get("choices") or f.metadata.get("type") is str:
                 conv.append(x)
             elif x == "None" and f.default is None:
                 conv.append(None)
@@ -143,6 +143,9 @@ class Task:
     def key(self) -> str:
         """sha256 of the configuration, seed, method, grid, settings and package version."""
         cfg = self.config.to_dict()
+        for name, default in (("schedule", "constant"), ("batch", 1)):
+            if cfg.get(name) == default:  # fields added later: a default config keeps its key
+                del cfg[name]
         if cfg.get("spectrum") is not None:
             cfg["spectrum"] = hashlib.sha256(np.asarray(cfg["spectrum"]).tobytes()).hexdigest()
         blob = json.dumps({"config": cfg, "seed": self.seed, "method": self.method, "alpha": list(self.alpha),
@@ -330,7 +333,7 @@ def sweep(grid, *, seeds=(0,), method: str = "sgd", store=None, scheduler=None, 
             settings += (("h_max", h_max),)
         for c in configs:
             if alpha is None:
-                a = alpha_grid(alpha_max, points, c.N)
+                a = alpha_grid(alpha_max, points, c.N, batch=c.batch)
             else:
                 a = check_alpha(alpha[c] if isinstance(alpha, dict) else alpha)
             if m == "sgd":

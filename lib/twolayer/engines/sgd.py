@@ -38,6 +38,7 @@ from ..problem.config import Config
 from ..problem.divergence import check_curve, diverged
 from ..problem.progress import make_progress
 from ..problem.resources import Budget, check_budget, sgd_estimate
+from ..problem.schedule import factor_scalar
 from ..problem.spectrum import coordinate_eigenvalues
 from ..problem.trajectory import Trajectory
 from ..state.setting import resolve
@@ -166,6 +167,82 @@ def _run_rows(J, B, v, vT, X, idx, eta, eta_v, act, n_train, noise, nctr, lim2, 
     return idx.shape[0], 0
 
 
+_factor = nb.njit(inline="always")(factor_scalar)
+
+
+@nb.njit(nogil=True, cache=True, fastmath=_FM)
+def _run_gaussian_recipe(J, B, v, vT, sqrt_lam, n_steps, eta, eta_v, act, n_train, ctr, noise, nctr,
+                         lim2, wlim, check_every, step0, batch, code, p0, p1, p2):
+    """``n_steps`` steps of a mini-batch of ``batch`` fresh inputs each, with the learning rate
+    eta f(alpha) of the schedule (code, p0, p1, p2) at the alpha where the step starts: the mean
+    gradient over the batch, taken at the weights before the step.  The inputs are drawn in order
+    from the same stream as ``_run_gaussian`` (one step of a batch of 1 draws what one step there
+    does).  ``step0`` counts the steps of ``batch`` done before; same returns."""
+    N = J.shape[1]
+    inv = 1.0 / math.sqrt(N)
+    K = J.shape[0]
+    M = B.shape[0]
+    hs = np.empty(K)
+    gs = np.empty(K)
+    z = np.empty(N)
+    dJ = np.empty((K, n_train))
+    dv = np.empty(K)
+    words = np.empty(N, dtype=np.uint64)
+    miss = np.empty(N, dtype=np.int64)
+    nz = np.empty(1)
+    nwords = np.empty(1, dtype=np.uint64)
+    nmiss = np.empty(1, dtype=np.int64)
+    for s in range(n_steps):
+        f = _factor(code, p0, p1, p2, (step0 + s) * batch / N)
+        dJ[:, :] = 0.0
+        dv[:] = 0.0
+        for b in range(batch):
+            c1, c2 = fastrng.fill_normal(z, ctr[0], ctr[1], ctr[2], ctr[3], fastrng.KN, fastrng.WN, fastrng.FN, words, miss)
+            ctr[1] = c1
+            ctr[3] = c2
+            for c in range(N):
+                z[c] *= sqrt_lam[c]
+            y = 0.0
+            if noise != 0.0:
+                d1, d2 = fastrng.fill_normal(nz, nctr[0], nctr[1], nctr[2], nctr[3], fastrng.KN, fastrng.WN, fastrng.FN, nwords, nmiss)
+                nctr[1] = d1
+                nctr[3] = d2
+                y = noise * nz[0]
+            for m in range(M):
+                acc = 0.0
+                for c in range(N):
+                    acc += B[m, c] * z[c]
+                y += vT[m] * g_of(acc * inv, act)
+            sig = 0.0
+            for k in range(K):
+                acc = 0.0
+                for c in range(N):
+                    acc += J[k, c] * z[c]
+                hs[k] = acc * inv
+                gs[k] = g_of(hs[k], act)
+                sig += v[k] * gs[k]
+            err = y - sig
+            if not err * err <= lim2:
+                return s + 1, 1
+            for k in range(K):
+                coef = v[k] * dg_of(hs[k], act) * err
+                for c in range(n_train):
+                    dJ[k, c] += coef * z[c]
+                dv[k] += gs[k] * err
+        scale = f * eta * inv / batch
+        for k in range(K):
+            for c in range(n_train):
+                J[k, c] += scale * dJ[k, c]
+        if eta_v != 0.0:
+            sv = f * eta_v / N / batch
+            for k in range(K):
+                v[k] += sv * dv[k]
+        if ((step0 + s + 1) * batch) % check_every < batch:
+            if not _max_abs(J) <= wlim:
+                return s + 1, 2
+    return n_steps, 0
+
+
 def _state(keys):
     return np.array([keys[0], 0, keys[1], 0], dtype=np.uint64)
 
@@ -204,6 +281,11 @@ def _run_seed(config: Config, seed: int, steps: np.ndarray, spec, weights, recor
     wlim = WEIGHT_GROWTH * max(1.0, float(np.abs(J).max(initial=0.0)), float(np.abs(B).max(initial=0.0)))
     per_step = 1.5e-9 * (3 * N + (2 * K + M) * N) + 1e-8
     chunk = max(1, int(CHUNK_SECONDS / per_step))
+    recipe = not config.default_recipe
+    Bsz = config.batch
+    if recipe:
+        chunk = max(Bsz, chunk - chunk % Bsz)  # whole mini-batches
+        code, p0, p1, p2 = config.lr_schedule.scalars
     if act.code < 0:
         chunk = max(1, min(chunk, 2000))
     done = 0
@@ -228,6 +310,13 @@ def _run_seed(config: Config, seed: int, steps: np.ndarray, spec, weights, recor
                         break
                 else:
                     n_done = n
+            elif recipe:  # a schedule or mini-batches (Gaussian inputs, checked by ``simulate``)
+                st = np.array([src.keys[0], src.counters[0], src.keys[1], src.counters[1]], dtype=np.uint64)
+                n_b, status = _run_gaussian_recipe(J, B, v, vT, src.sqrt_lam, n // Bsz, config.eta, config.eta_v,
+                                                   int(act.code), config.n_trainable, st, config.noise, noise_state,
+                                                   lim2, wlim, N, done // Bsz, Bsz, code, p0, p1, p2)
+                n_done = int(n_b) * Bsz
+                src.counters = (int(st[1]), int(st[3]))
             elif isinstance(src, GaussianSource):
                 st = np.array([src.keys[0], src.counters[0], src.keys[1], src.counters[1]], dtype=np.uint64)
                 n_done, status = _run_gaussian(J, B, v, vT, src.sqrt_lam, n, config.eta, config.eta_v, int(act.code),
@@ -304,6 +393,9 @@ def simulate(config: Config, alpha, *, seeds=(0,), inputs=None, weights=None, wo
     if not isinstance(config, Config):
         raise ValueError(f"config must be a Config, got {type(config).__name__}")
     alpha, steps = check_steps(alpha, config.N)
+    if config.batch > 1 and np.any(steps % config.batch):
+        raise ValueError(f"alpha must be whole mini-batches: alpha N a multiple of batch = {config.batch} "
+                         f"(use alpha_grid(..., batch={config.batch}))")
     seeds = check_seeds(seeds)
     record_weights = check_bool("record_weights", record_weights)
     cores = os.cpu_count() or 1
@@ -311,6 +403,9 @@ def simulate(config: Config, alpha, *, seeds=(0,), inputs=None, weights=None, wo
     spec = GaussianInputs() if inputs is None else inputs
     if not hasattr(spec, "source"):
         raise ValueError(f"inputs must be an input specification of twolayer.data.inputs, got {inputs!r}")
+    if not config.default_recipe and (not isinstance(spec, GaussianInputs) or resolve(config).activation.code < 0):
+        raise ValueError("a learning-rate schedule or batch > 1 needs fresh Gaussian inputs and a built-in "
+                         "activation in the compiled SGD engine")
     if weights is not None:
         if not (isinstance(weights, (tuple, list)) and len(weights) == 2):
             raise ValueError("weights must be a pair (J, B)")

@@ -29,6 +29,7 @@ from ..problem.config import Config
 from ..problem.divergence import check_curve, diverged
 from ..problem.progress import make_progress
 from ..problem.resources import Budget, check_budget, sgd_estimate
+from ..problem.schedule import factor_scalar
 from ..problem.spectrum import coordinate_eigenvalues
 from ..problem.trajectory import Trajectory
 from ..state.setting import resolve
@@ -104,6 +105,13 @@ def simulate_torch(config: Config, alpha, *, seeds=(0,), inputs=None, device=Non
     Qs, Rs, Ts, vs = np.empty((S, P, K, K)), np.empty((S, P, K, M)), np.empty((S, P, M, M)), np.empty((S, P, K))
     bar = make_progress(progress, float(alpha[-1]) * S, "sgd (torch)")
     done = 0
+    recipe, Bsz = not config.default_recipe, config.batch
+    sched = config.lr_schedule.scalars
+    if recipe:
+        if Bsz > 1 and np.any(steps % Bsz):
+            raise ValueError(f"alpha must be whole mini-batches: alpha N a multiple of batch = {Bsz} "
+                             f"(use alpha_grid(..., batch={Bsz}))")
+        chunk = max(Bsz, chunk - chunk % Bsz)
     try:
         with torch.no_grad():
             for p, target in enumerate(steps):
@@ -117,6 +125,23 @@ def simulate_torch(config: Config, alpha, *, seeds=(0,), inputs=None, device=Non
                     if config.noise:
                         xi = torch.stack([torch.randn((n,), generator=g, dtype=tdt, device=dev) for g in gens],
                                          dim=1) * config.noise
+                    if recipe:  # a schedule or mini-batches: one step per Bsz samples, mean gradient
+                        for k in range(0, n, Bsz):
+                            f = factor_scalar(*sched, (done + k) / N)
+                            x = xs[k:k + Bsz]                                       # (b, S, N)
+                            h = torch.einsum("skn,bsn->bsk", J, x) * inv
+                            rho = torch.einsum("smn,bsn->bsm", B, x) * inv
+                            gh = act.torch_g(h)
+                            err = act.torch_g(rho) @ vT - (v * gh).sum(-1)         # (b, S)
+                            if config.noise:
+                                err = err + xi[k:k + Bsz]
+                            coef = v * act.torch_dg(h) * err[..., None]            # (b, S, K)
+                            J[:, :, :n_tr] += (f * eta_n / Bsz) * torch.einsum("bsk,bsn->skn", coef, x[..., :n_tr])
+                            if eta_v:
+                                v += (f * eta_v / Bsz) * (gh * err[..., None]).sum(0)
+                        done += n
+                        bar.update(n * S / N)
+                        continue
                     for k in range(n):
                         x = xs[k]                                           # (S, N)
                         h = torch.einsum("skn,sn->sk", J, x) * inv          # (S, K)

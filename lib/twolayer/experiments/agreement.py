@@ -44,8 +44,8 @@ def alpha_grids(configs, alpha_max, points: int = 120, alpha_min: float | None =
         missing = [c for c in configs if c not in alpha_max]
         if missing:
             raise ValueError(f"alpha_max must name every configuration; {len(missing)} missing")
-        return {c: alpha_grid(alpha_max[c], points, c.N, alpha_min=alpha_min) for c in configs}
-    return {c: alpha_grid(alpha_max, points, c.N, alpha_min=alpha_min) for c in configs}
+        return {c: alpha_grid(alpha_max[c], points, c.N, alpha_min=alpha_min, batch=c.batch) for c in configs}
+    return {c: alpha_grid(alpha_max, points, c.N, alpha_min=alpha_min, batch=c.batch) for c in configs}
 
 
 def paired_results(result) -> dict:

@@ -14,6 +14,7 @@ from .checks import (
 )
 from .config import ACTIVATIONS, READOUTS, TEACHERS, Config, UserActivation
 from .errors import BudgetError, DivergenceError, IntegrationError
+from .schedule import Schedule, parse_schedule
 from .resources import Budget, check_budget
 from .spectrum import (
     Groups,
@@ -27,7 +28,7 @@ from .trajectory import Trajectory, alpha_grid
 
 __all__ = [
     "ACTIVATIONS", "READOUTS", "TEACHERS", "Budget", "BudgetError", "Config", "DivergenceError",
-    "Groups", "IntegrationError", "Trajectory", "UserActivation", "alpha_grid", "check_alpha",
+    "Groups", "IntegrationError", "Schedule", "Trajectory", "UserActivation", "alpha_grid", "check_alpha",
     "check_bool", "check_budget", "check_choice", "check_float", "check_int", "check_seed",
-    "check_seeds", "coordinate_eigenvalues", "eigenvalues", "groups", "lambda_plus", "make_groups",
+    "check_seeds", "coordinate_eigenvalues", "eigenvalues", "groups", "lambda_plus", "make_groups", "parse_schedule",
 ]

@@ -157,3 +157,14 @@ def check_steps(alpha, N: int) -> tuple[np.ndarray, np.ndarray]:
     if steps[-1] > 2**53:
         raise ValueError(f"alpha must be <= 2^53 / N = {2**53 / N:.3g}, got {a[-1]:g}")
     return a, steps.astype(np.int64)
+
+
+def check_constant_rate(config, what: str) -> None:
+    """Refuse a training recipe where a theory assumes the paper's training: ``what`` (e.g. "the
+    plateau fixed point") holds for a constant learning rate and one sample per step only, and a
+    ``config`` with a schedule or a mini-batch gets a one-line ValueError instead of a silent
+    answer for another setting."""
+    if getattr(config, "schedule", "constant") != "constant" or getattr(config, "batch", 1) != 1:
+        raise ValueError(f"{what} assumes a constant learning rate and one sample per step "
+                         f"(schedule='constant', batch=1); got schedule={config.schedule!r}, "
+                         f"batch={config.batch}")

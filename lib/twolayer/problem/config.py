@@ -8,6 +8,11 @@ student sigma = sum_i v_i g(J_i . x / sqrt N) with K; one-pass SGD with learning
 the command line (``twolayer.cli``) is generated from the fields below (help text, defaults,
 choices), so there is one source of defaults.
 
+Training recipes: ``schedule`` (a SPEC of ``twolayer.problem.schedule``, stored in its canonical
+form) multiplies eta by f(alpha) in every engine and theory; ``batch`` = B averages each step's
+gradient over B fresh samples with the same eta (per sample eta / B; alpha counts samples).  The
+defaults ("constant", 1) are the paper's training and run exactly the code of before.
+
 The defaults are the caption of the paper's Fig. 1 (K = M = 2, eta = 0.1, beta = 1,
 sigma_J = 0.01, N = 1024, erf) with L = 1.
 """
@@ -21,6 +26,7 @@ from dataclasses import asdict, dataclass, field, fields, replace
 import numpy as np
 
 from .checks import check_bool, check_choice, check_float, check_int
+from .schedule import SCHEDULE_HELP, Schedule, parse_schedule
 
 __all__ = ["ACTIVATIONS", "READOUTS", "TEACHERS", "Config", "UserActivation"]
 
@@ -31,6 +37,7 @@ TEACHERS = ("random", "orthogonal")
 #: Structural upper bounds (memory and time are checked separately, per run, with a budget).
 MAX_N = 100_000_000
 MAX_UNITS = 100_000
+MAX_BATCH = 1_000_000
 
 
 @dataclass(frozen=True)
@@ -128,6 +135,10 @@ class Config:
                                      "relative width delta in [0, 2)")
     spectrum: tuple | None = _opt(None, "user-given eigenvalues of Sigma (N values); CLI: "
                                         "--spectrum-file FILE.npy", cli=None)
+    schedule: str = _opt("constant", SCHEDULE_HELP, metavar="SPEC", type=str)
+    batch: int = _opt(1, "mini-batch size B: each step averages the gradient over B fresh samples "
+                         "with learning rate eta (alpha still counts samples, B / N per step)",
+                      minimum=1)
 
     def __post_init__(self):
         s = object.__setattr__
@@ -175,6 +186,8 @@ class Config:
             s(self, "L", L)
         if self.trainable is not None:
             s(self, "trainable", check_int("trainable (N_l)", self.trainable, 1, N))
+        s(self, "schedule", parse_schedule(self.schedule).spec)
+        s(self, "batch", check_int("batch", self.batch, 1, MAX_BATCH))
         if self.teacher == "orthogonal" and self.M > N:
             raise ValueError(f"teacher='orthogonal' needs M <= N, got M={self.M}, N={N}")
 
@@ -182,6 +195,16 @@ class Config:
     @property
     def activation_name(self) -> str:
         return self.activation if isinstance(self.activation, str) else self.activation.name
+
+    @property
+    def lr_schedule(self) -> Schedule:
+        """The learning-rate schedule f(alpha) (``twolayer.problem.schedule``)."""
+        return parse_schedule(self.schedule)
+
+    @property
+    def default_recipe(self) -> bool:
+        """True for a constant learning rate and one sample per step (the paper's training)."""
+        return self.schedule == "constant" and self.batch == 1
 
     @property
     def n_trainable(self) -> int:

@@ -21,8 +21,10 @@ from .config import Config
 __all__ = ["Trajectory", "alpha_grid"]
 
 
-def alpha_grid(alpha_max: float, points: int, N: int, alpha_min: float | None = None) -> np.ndarray:
-    """Log-spaced alpha grid whose points are whole SGD steps (alpha = steps / N).
+def alpha_grid(alpha_max: float, points: int, N: int, alpha_min: float | None = None,
+               batch: int = 1) -> np.ndarray:
+    """Log-spaced alpha grid whose points are whole SGD steps (alpha = steps / N; with a
+    mini-batch ``batch`` = B, whole steps of B samples: alpha = steps B / N).
 
     ``points`` log-spaced values from ``alpha_min`` (default one step, 1/N) to ``alpha_max`` are
     rounded to whole steps; duplicates at small alpha are dropped, so the grid may hold fewer
@@ -36,8 +38,12 @@ def alpha_grid(alpha_max: float, points: int, N: int, alpha_min: float | None = 
     lo = 1.0 / N if alpha_min is None else check_float("alpha_min", alpha_min, lo=0.0, lo_open=True)
     if not lo < alpha_max:
         raise ValueError(f"alpha_min must be < alpha_max = {alpha_max:g}, got {lo:g}")
-    steps = np.unique(np.maximum(1.0, np.round(np.geomspace(lo, alpha_max, points) * N)))
-    return steps / N
+    batch = check_int("batch", batch, 1)
+    if batch == 1:
+        steps = np.unique(np.maximum(1.0, np.round(np.geomspace(lo, alpha_max, points) * N)))
+        return steps / N
+    steps = np.unique(np.maximum(1.0, np.round(np.geomspace(lo, alpha_max, points) * N / batch)))
+    return steps * batch / N
 
 
 def _ro(a):

@@ -24,7 +24,13 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..gaussian.averages import delta_delta
-from ..problem.checks import check_alpha, check_float, check_int, check_seed
+from ..problem.checks import (
+    check_alpha,
+    check_constant_rate,
+    check_float,
+    check_int,
+    check_seed,
+)
 from ..problem.config import Config
 from ..problem.spectrum import coordinate_eigenvalues, groups
 from ..state.blocks import global_overlaps, pack, unpack
@@ -66,6 +72,7 @@ def _check(config) -> Setting:
 def specialised_point(config: Config, init="sampled", seed: int = 0):
     """Block overlaps (q, r, t) of the specialised fixed point J = B: q^g = r^g = t^g
     (Eq. {eq}`eq-asy-fp`), with the teacher of ``init`` (the seed's, or t^g = f_g I)."""
+    check_constant_rate(config, "the asymptotic-phase theory (specialised_point)")
     _check(config)
     t = initial_state(config, init, seed).t
     return t.copy(), t.copy(), t
@@ -73,6 +80,7 @@ def specialised_point(config: Config, init="sampled", seed: int = 0):
 
 def fixed_point_P(config: Config, init="sampled", seed: int = 0) -> np.ndarray:
     """P = G_rho = -G_h = E[g'(rho_i) g'(rho_j)] at the specialised point (K x K)."""
+    check_constant_rate(config, "the asymptotic-phase theory (fixed_point_P)")
     st = resolve(config)
     q, r, t = specialised_point(st, init, seed)
     return st.stein(*global_overlaps(q, r, t, st.lam))[1]
@@ -96,6 +104,7 @@ def jacobian(config: Config, init="sampled", seed: int = 0, *, eta2: bool = True
     linearisation (``plateau.jacobian_matrix``) after the linear change of variables
     r = t + d, q = t + w + d + d^T; ``eta2=False`` drops the O(eta^2) term.  Returns (A, n_w); the
     first n_w coordinates are w."""
+    check_constant_rate(config, "the asymptotic-phase theory (jacobian)")
     q0, r0, t = specialised_point(config, init, seed)
     G, K, M = groups(config).size, config.K, config.M
     if G > 64:
@@ -134,6 +143,7 @@ class RelaxationRates:
 def relaxation_rates(config: Config, init="sampled", seed: int = 0, *, eta2: bool = True) -> RelaxationRates:
     """Decay rates of the linearised block ODEs at the specialised point (Eq. {eq}`eq-asy-rate`);
     ``eta2=False``: of the small-eta ODE without the O(eta^2) term."""
+    check_constant_rate(config, "the asymptotic-phase theory (relaxation_rates)")
     A, n_w = jacobian(config, init, seed, eta2=eta2)
     nu = np.sort(-np.linalg.eigvals(A[:n_w, :n_w]).real)
     mu = np.sort(-np.linalg.eigvals(A[n_w:, n_w:]).real)
@@ -144,6 +154,7 @@ def relaxation_rates(config: Config, init="sampled", seed: int = 0, *, eta2: boo
 def decoupled_curve(config: Config, alpha, init="sampled", seed: int = 0) -> np.ndarray:
     """S(alpha) of Eq. {eq}`eq-asy-sum`: every group starts unlearned and relaxes with
     -eta lambda_g P, without the global coupling and the O(eta^2) term."""
+    check_constant_rate(config, "the asymptotic-phase theory (decoupled_curve)")
     _check(config)
     alpha = check_alpha(alpha, allow_zero=True)
     _, _, t = specialised_point(config, init, seed)
@@ -158,12 +169,14 @@ def decoupled_curve(config: Config, alpha, init="sampled", seed: int = 0) -> np.
 def continuum_curve(config: Config, alpha, p, cutoffs: bool = True) -> np.ndarray:
     """The continuum limit of S(alpha) for t^g = f_g I (Eq. {eq}`eq-asy-power`):
     ``spectral.continuum_sum`` with rates 2 eta p_k and amplitudes p_k / 2."""
+    check_constant_rate(config, "the asymptotic-phase theory (continuum_curve)")
     p = np.atleast_1d(np.asarray(p, dtype=np.float64))
     return spectral.continuum_sum(config.L, config.beta, alpha, 2 * config.eta * p, 0.5 * p, cutoffs)
 
 
 def powerlaw_window(config: Config, p) -> tuple[float, float]:
     """(1/(2 eta p_min lambda_1), 1/(2 eta p_max lambda_L)): the window of Eq. {eq}`eq-asy-window`."""
+    check_constant_rate(config, "the asymptotic-phase theory (powerlaw_window)")
     return spectral.powerlaw_window(config.L, config.beta, 2 * config.eta * np.atleast_1d(p))
 
 
@@ -171,6 +184,7 @@ def eta2_renormalisation(config: Config, init="sampled", seed: int = 0) -> np.nd
     """The O(eta^2) feed-back as a constant factor on the late-time W (Eq. {eq}`eq-asy-renorm`):
     W -> (1 - eta S^{-1} E)^{-1} W with S(w) = P w + w P and E = dE[delta delta^T]/dW at the
     fixed point; returned as a (K, K, K, K) array."""
+    check_constant_rate(config, "the asymptotic-phase theory (eta2_renormalisation)")
     q, r, t = specialised_point(config, init, seed)
     _, _, T = global_overlaps(q, r, t, groups(config).lam)
     P = fixed_point_P(config, init, seed)
@@ -193,6 +207,7 @@ def eta2_renormalisation(config: Config, init="sampled", seed: int = 0) -> np.nd
 
 def renormalised_curve(config: Config, alpha, init="sampled", seed: int = 0) -> np.ndarray:
     """S(alpha) with the O(eta^2) renormalisation of Eq. {eq}`eq-asy-renorm`."""
+    check_constant_rate(config, "the asymptotic-phase theory (renormalised_curve)")
     alpha = check_alpha(alpha, allow_zero=True)
     _, _, t = specialised_point(config, init, seed)
     grp = groups(config)
@@ -215,6 +230,7 @@ def noise_floor(config: Config, init="sampled", seed: int = 0, *, leading: bool 
     feedback) relaxes against it to the stationary state x = -A^{-1} b, whose eps_g is returned.
     ``leading=True`` returns the leading order in eta instead: P W + W P = eta noise^2 P gives
     W = eta noise^2 I / 2 and eps_g = eta noise^2 tr(P) / 4, the same for every spectrum."""
+    check_constant_rate(config, "the asymptotic-phase theory (noise_floor)")
     _check(config)
     if config.noise == 0.0:
         return 0.0
@@ -238,6 +254,7 @@ def evaluation_floor(config: Config, seed: int = 0, samples: int = 64, ulps: flo
     ``samples`` states that are the fixed point up to ``ulps`` units in the last place (the true
     eps_g is below 1e-28): (a) weights J = B (1 + u) evaluated like the simulation, (b) block
     overlaps q = t (1 + u), r = t (1 + u') as in the ODE state.  Returns (floor_a, floor_b)."""
+    check_constant_rate(config, "the asymptotic-phase theory (evaluation_floor)")
     _check(config)
     seed = check_seed(seed)
     samples = check_int("samples", samples, 1, 10_000)

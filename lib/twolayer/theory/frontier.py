@@ -19,7 +19,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from ..problem.checks import check_bool, check_float, check_int
+from ..problem.checks import check_bool, check_constant_rate, check_float, check_int
 from ..problem.config import Config
 from . import linear
 
@@ -137,6 +137,7 @@ def compute_curves(config: Config, budgets, *, n_trainable=None, eta2: bool = Tr
     DataFrame with columns C, n_trainable, alpha, samples (= alpha N), eps; one row per
     (budget, candidate)
     """
+    check_constant_rate(config, "the compute frontier (compute_curves)")
     _check_linear_config(config)
     c = _budgets(budgets)
     eta2 = check_bool("eta2", eta2)
@@ -192,6 +193,7 @@ def exact_frontier(config: Config, budgets, *, n_trainable=None, eta2: bool = Tr
     DataFrame with columns C, n_trainable (N_l*), alpha, samples (P* = alpha N), eps (eps*),
     one row per budget
     """
+    check_constant_rate(config, "the compute frontier (exact_frontier)")
     return envelope(compute_curves(config, budgets, n_trainable=n_trainable, eta2=eta2))
 
 

@@ -19,7 +19,13 @@ from __future__ import annotations
 import numpy as np
 from scipy.integrate import solve_ivp
 
-from ..problem.checks import check_alpha, check_bool, check_float, check_seed
+from ..problem.checks import (
+    check_alpha,
+    check_bool,
+    check_constant_rate,
+    check_float,
+    check_seed,
+)
 from ..problem.divergence import check_curve
 from ..problem.errors import IntegrationError
 from ..problem.trajectory import Trajectory
@@ -68,6 +74,7 @@ def solve_hierarchy(config, alpha, *, init="sampled", seed: int = 0, eta2: bool 
     (method ``"hierarchy"``) with Q, R, T; ``info["Qh"]``, ``info["Rh"]`` hold all orders,
     shapes (P, L, K, K) and (P, L, K, M).  Raises ``IntegrationError`` when the integrator
     fails (as it does for L >~ 12, where the Vandermonde map loses the slow blocks)."""
+    check_constant_rate(config, "the order-parameter hierarchy (solve_hierarchy)")
     setting = resolve(config)
     config = setting.config
     if config.trainable is not None and config.trainable < config.N:

@@ -21,12 +21,14 @@ which adds 2 eta^2 lambda_g^2 e_g / N per unit alpha, relevant when eta lambda_+
 
 from __future__ import annotations
 
+import numba as nb
 import numpy as np
 from scipy.optimize import brentq
 
 from ..problem.checks import (
     check_alpha,
     check_bool,
+    check_constant_rate,
     check_float,
     check_int,
     check_seeds,
@@ -35,7 +37,7 @@ from ..problem.config import Config
 from ..problem.divergence import check_curve
 from ..problem.spectrum import eigenvalues, groups, lambda_plus
 from ..problem.trajectory import Trajectory
-from ..state.setting import resolve
+from ..state.setting import effective_eta, resolve
 from ..state.weights import initial_state
 from . import spectral
 
@@ -96,22 +98,62 @@ def _solve(lam, frac, trainable, eta, alpha, e0, eta2):
     return out
 
 
-def _solve_finite_n(lam, frac, trainable, eta, alpha, e0, eta2, N):
-    """Exact mean over the inputs after round(alpha N) SGD steps (Eq. {eq}`eq-lin-finite-N`)."""
+@nb.njit(cache=True)
+def _recursion(lam, frac, trainable, eta, factors, record, e0, c2, N, batch, out_e, out_r, r0, t0):
+    """The per-step recursion with the learning rate eta * factors[k] of step k: e (mean squared
+    error per group) and r (mean student-teacher overlap); ``record[p]`` the steps before grid
+    point p."""
+    G = lam.shape[0]
+    e = e0.copy()
+    r = r0.copy()
+    p = 0
+    P = record.shape[0]
+    while p < P and record[p] == 0:
+        out_e[p] = e
+        out_r[p] = r
+        p += 1
+    for k in range(factors.shape[0]):
+        a = eta * factors[k]
+        a2 = c2 * factors[k] * factors[k]
+        s = 0.0
+        for h in range(G):
+            s += lam[h] * e[h]
+        for g in range(G):
+            if trainable[g]:
+                e[g] += (-2.0 * a * lam[g] + (1.0 + 1.0 / batch) * a2 * lam[g] ** 2 / N) * e[g] / N \
+                    + a2 / batch * lam[g] * frac[g] * s / N
+                r[g] += a * lam[g] * (t0[g] - r[g]) / N
+        while p < P and record[p] == k + 1:
+            out_e[p] = e
+            out_r[p] = r
+            p += 1
+    return p
+
+
+def _solve_finite_n(lam, frac, trainable, eta, alpha, e0, eta2, N, batch=1):
+    """Exact mean over the inputs after round(alpha N / B) SGD steps of a mini-batch of B
+    (Eq. {eq}`eq-lin-finite-N`; B = 1 the paper's SGD)."""
     out = np.empty((len(alpha), lam.size))
     tr = trainable
     out[:, ~tr] = e0[~tr]
     if tr.any():
         lt, ft = lam[tr], frac[tr]
         c2 = eta**2 if eta2 else 0.0
-        b = c2 * lt * ft * np.dot(lam[~tr], e0[~tr])
+        if batch == 1:
+            b = c2 * lt * ft * np.dot(lam[~tr], e0[~tr])
+        else:  # the fluctuation of the batch mean: 1 / B of the coupling, 1 + 1 / B of the fourth moment
+            b = c2 / batch * lt * ft * np.dot(lam[~tr], e0[~tr])
         sq = np.sqrt(ft)
         v = lt * sq
-        d = -2.0 * eta * lt + 2.0 * c2 * lt**2 / N
-        w, U = np.linalg.eigh(np.diag(d) + c2 * np.outer(v, v))
+        if batch == 1:
+            d = -2.0 * eta * lt + 2.0 * c2 * lt**2 / N
+            w, U = np.linalg.eigh(np.diag(d) + c2 * np.outer(v, v))
+        else:
+            d = -2.0 * eta * lt + (1.0 + 1.0 / batch) * c2 * lt**2 / N
+            w, U = np.linalg.eigh(np.diag(d) + c2 / batch * np.outer(v, v))
         x0 = U.T @ (e0[tr] / sq)
         bt = U.T @ (b / sq)
-        t = np.round(alpha * N)
+        t = np.round(alpha * N) if batch == 1 else np.round(alpha * N / batch)
         lg = np.log1p(w / N)
         wa = np.outer(t, lg)  # log of (1 + w/N)^t
         with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
@@ -133,9 +175,11 @@ def block_errors(config: Config, alpha, e0, *, eta2: bool = True, finite_n: bool
     e0 = np.asarray(e0, dtype=np.float64)
     if e0.shape != (grp.size,) or not np.all(np.isfinite(e0)) or np.any(e0 < 0):
         raise ValueError(f"e0 must hold {grp.size} finite block errors >= 0, got shape {e0.shape}")
+    if not config.lr_schedule.is_constant:
+        raise ValueError("block_errors needs schedule='constant' (use finite_n_curve for a schedule)")
     if finite_n:
-        return _solve_finite_n(grp.lam, grp.frac, grp.trainable, config.eta, alpha, e0, eta2, config.N)
-    return _solve(grp.lam, grp.frac, grp.trainable, config.eta, alpha, e0, eta2)
+        return _solve_finite_n(grp.lam, grp.frac, grp.trainable, config.eta, alpha, e0, eta2, config.N, config.batch)
+    return _solve(grp.lam, grp.frac, grp.trainable, effective_eta(config), alpha, e0, eta2)
 
 
 def _trajectory(config, alpha, init, seeds, method, errors_of, test_weights=None):
@@ -172,16 +216,27 @@ def exact_curve(config: Config, alpha, *, init="sampled", seeds=None, eta2: bool
     row per seed's initial weights (``init="sampled"``) or one for ``"mean"``/given overlaps.
 
     ``test_weights`` (N,): evaluate 1/2 sum_i w_i e_i instead of the population error (the error
-    on other data whose second moments in this basis are w; one coordinate per group)."""
+    on other data whose second moments in this basis are w; one coordinate per group).
+
+    With a mini-batch eta is the per-sample eta / B (exact for the ODE limit).  Under a schedule
+    only ``eta2=False`` is exact (alpha replaced by tau = int_0^alpha f); with the O(eta^2) term
+    a schedule is refused (use ``finite_n_curve`` or ``solve_ode``)."""
     _require_linear_k1(config)
     eta2 = check_bool("eta2", eta2)
     st = resolve(config)
     grp, rate = st.groups, st.rate
     a = check_alpha(alpha, allow_zero=True)
+    sched = config.lr_schedule
+    if eta2 and not sched.is_constant:
+        raise ValueError("exact_curve with the O(eta^2) term needs schedule='constant' (under a schedule that "
+                         "term does not follow the accumulated learning rate); use finite_n_curve (exact per "
+                         "step), solve_ode, or eta2=False")
+    tau = a if sched.is_constant else sched.integral(a)
+    eta = effective_eta(config)
 
     def errs(e0, r0, t0):
-        e = _solve(grp.lam, grp.frac, grp.trainable, config.eta, a, e0, eta2)
-        r = t0 - (t0 - r0) * np.exp(-np.outer(a, rate))
+        e = _solve(grp.lam, grp.frac, grp.trainable, eta, tau, e0, eta2)
+        r = t0 - (t0 - r0) * np.exp(-np.outer(tau, rate))
         return e, r
 
     return _trajectory(config, a, init, seeds, "exact", errs, test_weights)
@@ -189,15 +244,19 @@ def exact_curve(config: Config, alpha, *, init="sampled", seeds=None, eta2: bool
 
 def small_eta_curve(config: Config, alpha, *, init="sampled", seeds=None) -> Trajectory:
     """The small-eta closed form eps_g = 1/2 sum_g lambda_g e_g(0) exp(-2 eta lambda_g alpha)
-    (Eq. {eq}`eq-lin-small`): the exact solution without the O(eta^2) term."""
+    (Eq. {eq}`eq-lin-small`): the exact solution without the O(eta^2) term.
+
+    With a mini-batch eta is the per-sample eta / B; under a schedule alpha is replaced by the
+    accumulated learning rate tau(alpha) = int_0^alpha f, which is exact here."""
     _require_linear_k1(config)
     st = resolve(config)
     rate = st.rate
     a = check_alpha(alpha, allow_zero=True)
+    tau = a if config.lr_schedule.is_constant else config.lr_schedule.integral(a)
 
     def errs(e0, r0, t0):
-        e = e0 * np.exp(-2.0 * np.outer(a, rate))
-        r = t0 - (t0 - r0) * np.exp(-np.outer(a, rate))
+        e = e0 * np.exp(-2.0 * np.outer(tau, rate))
+        r = t0 - (t0 - r0) * np.exp(-np.outer(tau, rate))
         return e, r
 
     return _trajectory(config, a, init, seeds, "small-eta", errs)
@@ -206,16 +265,27 @@ def small_eta_curve(config: Config, alpha, *, init="sampled", seeds=None) -> Tra
 def finite_n_curve(config: Config, alpha, *, init="sampled", seeds=None, eta2: bool = True) -> Trajectory:
     """The exact mean of eps_g over the inputs of SGD at finite N (Eq. {eq}`eq-lin-finite-N`):
     differs from ``exact_curve`` by the fourth-moment term 2 eta^2 lambda_g^2 e_g / N and by
-    counting whole steps."""
+    counting whole steps.
+
+    It is exact at any eta, batch B and schedule: a step of B samples with learning rate
+    a = eta f(k B / N) maps the block errors as
+
+        e_g <- e_g + (a / N) (-2 lambda_g + (1 + 1/B) a lambda_g^2 / N) e_g
+                   + (a^2 / (B N)) lambda_g f_g sum_h lambda_h e_h                  (g trained)
+
+    (the batch mean's fluctuation carries 1/B of the coupling), solved by one eigendecomposition
+    for a constant rate and step by step (compiled) under a schedule."""
     _require_linear_k1(config)
     eta2 = check_bool("eta2", eta2)
     grp = groups(config)
     a = check_alpha(alpha, allow_zero=True)
-    N = config.N
+    N, Bsz = config.N, config.batch
+    if not config.lr_schedule.is_constant:
+        return _trajectory(config, a, init, seeds, "finite-N", _scheduled_recursion(config, a, eta2))
 
     def errs(e0, r0, t0):
-        e = _solve_finite_n(grp.lam, grp.frac, grp.trainable, config.eta, a, e0, eta2, N)
-        steps = np.round(a * N)
+        e = _solve_finite_n(grp.lam, grp.frac, grp.trainable, config.eta, a, e0, eta2, N, Bsz)
+        steps = np.round(a * N) if Bsz == 1 else np.round(a * N / Bsz)
         factor = np.where(grp.trainable, 1.0 - config.eta * grp.lam / N, 1.0)
         r = t0 - (t0 - r0) * factor[None, :] ** steps[:, None]
         return e, r
@@ -223,10 +293,35 @@ def finite_n_curve(config: Config, alpha, *, init="sampled", seeds=None, eta2: b
     return _trajectory(config, a, init, seeds, "finite-N", errs)
 
 
+def _scheduled_recursion(config, alpha, eta2):
+    """``errors_of`` of the per-step recursion under a schedule (one step of B samples at a time,
+    the learning rate of step k eta f(k B / N), as the SGD engine takes it)."""
+    grp = groups(config)
+    N, Bsz = config.N, config.batch
+    record = np.round(alpha * N / Bsz).astype(np.int64)
+    if np.any(np.abs(alpha * N / Bsz - record) > 1e-6 * np.maximum(1.0, record)):
+        raise ValueError(f"alpha must be whole steps of batch = {Bsz} samples divided by N (use alpha_grid)")
+    n = int(record[-1]) if record.size else 0
+    factors = config.lr_schedule.factor(np.arange(n, dtype=np.float64) * Bsz / N)
+    c2 = config.eta**2 if eta2 else 0.0
+
+    def errs(e0, r0, t0):
+        P, G = len(alpha), grp.size
+        e, r = np.empty((P, G)), np.empty((P, G))
+        with np.errstate(over="ignore", invalid="ignore"):
+            _recursion(grp.lam, grp.frac, grp.trainable, config.eta, factors, record, np.ascontiguousarray(e0), c2,
+                       float(N), float(Bsz), e, r, np.ascontiguousarray(r0, dtype=np.float64),
+                       np.ascontiguousarray(t0, dtype=np.float64))
+        return e, r
+
+    return errs
+
+
 def eta_max(config: Config) -> float:
     """Largest stable learning rate of the ODE (Eq. {eq}`eq-lin-eta-max`): S is negative
     definite iff eta < 2 / sum_{g trained} f_g lambda_g (matrix determinant lemma); 2 N / Tr Sigma
     = 2 when everything is trained."""
+    check_constant_rate(config, "this linear closed form (eta_max)")
     grp = groups(config)
     load = float(np.sum(grp.frac * grp.lam * grp.trainable))
     return np.inf if load == 0 else 2.0 / load
@@ -236,6 +331,7 @@ def eta_max_finite_n(config: Config) -> float:
     """Largest eta for which the exact finite-N mean recursion (Eq. {eq}`eq-lin-finite-N`) is
     stable: the root of (eta/2) sum_{g trained} f_g lambda_g / (1 - eta lambda_g / N) = 1 with
     eta lambda_+ < N.  Tends to ``eta_max`` for lambda_+ / N -> 0; about 1 for L = N, beta = 1."""
+    check_constant_rate(config, "this linear closed form (eta_max_finite_n)")
     grp = groups(config)
     lam, f = grp.lam[grp.trainable], grp.frac[grp.trainable]
     N = config.N
@@ -256,6 +352,7 @@ def reachable_error(config: Config, *, init="mean", seed: int = 0, eta2: bool = 
         eps_frozen = 1/2 sum_{g frozen} lambda_g e_g(0);
 
     without the O(eta^2) term the trained groups reach zero and eps_inf = eps_frozen."""
+    check_constant_rate(config, "this linear closed form (reachable_error)")
     _require_linear_k1(config)
     eta2 = check_bool("eta2", eta2)
     grp = groups(config)
@@ -276,6 +373,7 @@ def reachable_error(config: Config, *, init="mean", seed: int = 0, eta2: bool = 
 def powerlaw_window(config: Config) -> tuple[float, float]:
     """(alpha_1, alpha_L) = (1/(2 eta lambda_+), 1/(2 eta lambda_L)): the power law holds for
     alpha_1 << alpha << alpha_L (Eq. {eq}`eq-lin-powerlaw`)."""
+    check_constant_rate(config, "this linear closed form (powerlaw_window)")
     return spectral.powerlaw_window(config.L, config.beta, [2.0 * config.eta])
 
 
@@ -283,6 +381,7 @@ def continuum_curve(config: Config, alpha, e_per_block: float | None = None) -> 
     """The continuum form of the small-eta sum with its cut-offs (Eq. {eq}`eq-lin-continuum`):
     ``spectral.continuum_sum`` with the rate 2 eta and amplitude e / 2, where ``e_per_block`` is
     L e_l(0) (default 1 + sigma_J^2, its mean for N = L)."""
+    check_constant_rate(config, "this linear closed form (continuum_curve)")
     e = (1.0 + config.sigma_J**2) if e_per_block is None else check_float("e_per_block", e_per_block, lo=0.0)
     return spectral.continuum_sum(config.L, config.beta, alpha, [2.0 * config.eta], [0.5 * e])
 

@@ -8,6 +8,14 @@ fraction f_g = n_g / N, rate s_g = eta lambda_g, 0 for frozen groups)
     dq^g/dalpha = s_g ( G_h q^g + G_rho r^gT + [..]^T ) + eta s_g f_g E[delta delta^T]   (O(eta^2))
     dv/dalpha   = eta_v F                                     (trained student second layer)
 
+A mini-batch of B enters through the setting's rates (eta / B per sample, so s_g and the weight
+eta f_g both carry 1 / B: ``twolayer.state.effective_eta``).  A learning-rate schedule
+eta f(alpha) is integrated in the accumulated learning rate tau = int_0^alpha f (closed form,
+``twolayer.problem.schedule``): in tau the O(eta) drift is the constant-eta one exactly and the
+O(eta^2) term carries f(alpha(tau)), which the integrator evaluates with the coefficients (at
+the start, middle and end of every step), so its change along a step enters as the other
+coefficients' does.
+
 with the Stein coefficients G, the O(eta^2) average E[delta delta^T] (with label noise) and the
 readout drift F evaluated at the global overlaps Q = sum_g lambda_g q^g, R, T
 (``twolayer.gaussian``).  Nothing is inverted, so the equations stay accurate when the
@@ -182,8 +190,11 @@ class _Integrator:
     """Adaptive ETD2RK with Richardson error control on the group-last block state."""
 
     def __init__(self, setting: Setting, state: BlockState, eta2: bool, rtol: float, atol: float, h_max: float,
-                 implicit: bool, max_steps: int, threads: _Threads | None = None):
+                 implicit: bool, max_steps: int, threads: _Threads | None = None, time_factor=None):
         threads = _Threads(1) if threads is None else threads
+        # a schedule: the integrator's time is tau = int f dalpha and the O(eta^2) term carries
+        # f(alpha(tau)) (``time_factor``); None for a constant learning rate
+        self.time_factor = time_factor
         self.eta = setting.eta
         G, K, M = setting.groups.size, setting.K, setting.M
         self.lam = np.ascontiguousarray(setting.lam)
@@ -207,12 +218,20 @@ class _Integrator:
         self.tT = np.ascontiguousarray(np.swapaxes(self.t, 1, 2)) if implicit else None  # tT[m, g, n] = t[m, n, g]
         self.err, self.scale = np.empty(G), np.empty(G)
 
-    def coefficients(self, q, r, v):
+    def coef_at(self, Q, R, T, v, E, t):
+        """The coefficients at time t: the O(eta^2) average weighted by the schedule's f there (an
+        ``E`` passed in is returned as it is, already weighted)."""
+        c = self.coef(Q, R, T, v, E)
+        if self.time_factor is None or E is not None:
+            return c
+        return c[0], c[1], np.ascontiguousarray(c[2] * self.time_factor(t)), c[3]
+
+    def coefficients(self, q, r, v, t=0.0):
         Q, R = np.empty((self.K, self.K)), np.empty((self.K, self.M))
         kn.global_sums(q, r, self.lam, Q, R)
-        return self.coef(Q, R, self.T, v)
+        return self.coef_at(Q, R, self.T, v, None, t)
 
-    def etd2(self, q, r, v, c0, h):
+    def etd2(self, q, r, v, c0, h, t0=0.0):
         """One ETD2RK step from (q, r, v) with coefficients c0 at the start."""
         K, M = self.K, self.M
         Gl, Gr, E, F = c0
@@ -249,7 +268,7 @@ class _Integrator:
             th.run(kn.map_reduce, self.tT, self.sef, self.lam, w.fk, *mp.arrays())
         E1 = None
         for _ in range(ITER_MAX if self.implicit else 1):
-            c1 = self.coef(x[:K2].reshape(K, K), x[K2:K2 + KM].reshape(K, M), self.T, x[K2 + KM:], E1)
+            c1 = self.coef_at(x[:K2].reshape(K, K), x[K2:K2 + KM].reshape(K, M), self.T, x[K2 + KM:], E1, t0 + h)
             if not self.iterate_E:
                 E1 = c1[2]  # the O(eta^2) average stays at its first (predictor) value
             d = [np.ascontiguousarray(x1 - x0) for x1, x0 in zip(c1, c0)]
@@ -291,15 +310,15 @@ class _Integrator:
             h = min(h, alpha[0])
         a = 0.0
         n_steps = n_rejected = 0
-        c0 = self.coefficients(q, r, v)
+        c0 = self.coefficients(q, r, v, a)
         for p, target in enumerate(alpha):
             while a < target * (1 - 1e-14):
                 h = min(h, target - a, self.h_max)
                 self.unconverged = 0
-                q1, r1, v1 = self.etd2(q, r, v, c0, h)                 # one step of h ...
-                qa, ra, va = self.etd2(q, r, v, c0, 0.5 * h)           # ... against two of h/2
-                ca = self.coefficients(qa, ra, va)
-                q2, r2, v2 = self.etd2(qa, ra, va, ca, 0.5 * h)
+                q1, r1, v1 = self.etd2(q, r, v, c0, h, a)                 # one step of h ...
+                qa, ra, va = self.etd2(q, r, v, c0, 0.5 * h, a)           # ... against two of h/2
+                ca = self.coefficients(qa, ra, va, a + 0.5 * h)
+                q2, r2, v2 = self.etd2(qa, ra, va, ca, 0.5 * h, a + 0.5 * h)
                 err = kn.richardson(q1, r1, q2, r2, q, r, self.rtol, self.atol, self.err, self.scale)
                 if self.eta_v:
                     dv = (v2 - v1) / 3.0
@@ -320,7 +339,7 @@ class _Integrator:
                     n_steps += 1
                     if not (kn.max_abs(q, r) <= limit and np.max(np.abs(v), initial=0.0) <= vlimit):
                         raise diverged("ODE", self.eta, a, f"overlaps grew beyond {limit:.3g}")
-                    c0 = self.coefficients(q, r, v)
+                    c0 = self.coefficients(q, r, v, a)
                     if not all(np.all(np.isfinite(x)) for x in c0):
                         raise diverged("ODE", self.eta, a, "non-finite coefficients")
                     tick(h)
@@ -407,11 +426,19 @@ def solve_ode(config, alpha, *, seeds=None, init="sampled", eta2: bool = True, r
         workers = (os.cpu_count() or 1) if work >= THREADED_WORK else 1
     bar = make_progress(progress, float(alpha[-1]) * len(seeds), "ode")
     threads = _Threads(workers)
+    sched = config.lr_schedule
+    if sched.is_constant:
+        times, time_factor = alpha, None
+    else:  # integrate in tau = int_0^alpha f: exact for the O(eta) drift, f(alpha(tau)) on the O(eta^2) term
+        times = sched.integral(alpha)
+
+        def time_factor(t):
+            return float(sched.factor(sched.inverse_integral(t)))
     try:
         runs = []
         for st in states:
-            integ = _Integrator(setting, st, eta2, rtol, atol, h_max, implicit, max_steps, threads)
-            out = integ.run(st.q, st.r, st.v, alpha, bar.update, keep_blocks)
+            integ = _Integrator(setting, st, eta2, rtol, atol, h_max, implicit, max_steps, threads, time_factor)
+            out = integ.run(st.q, st.r, st.v, times, bar.update, keep_blocks)
             out["T"] = np.broadcast_to(integ.T, (len(alpha), config.M, config.M))
             out["t"] = st.t
             runs.append(out)

@@ -44,7 +44,7 @@ import numpy as np
 from scipy import optimize
 
 from ..gaussian.averages import covariance
-from ..problem.checks import check_bool, check_choice, check_float
+from ..problem.checks import check_bool, check_choice, check_constant_rate, check_float
 from ..problem.config import Config
 from ..problem.errors import IntegrationError
 from ..problem.resources import Budget, check_budget
@@ -160,6 +160,7 @@ def plateau(config, t=None, *, rate: bool = True, eta2: bool = True, budget: Bud
     with ``method="auto"``; None, with ``escape_rate_reason``, where the linearisation does not
     exist: ``rate_defect``).  K and M may differ.  Raises ValueError when no symmetric fixed point
     exists, ``BudgetError`` when the escape rate needs more memory or time than ``budget``."""
+    check_constant_rate(config, "the plateau theory (plateau)")
     st = _check_config(config)
     config = st.config
     rate = check_bool("rate", rate)
@@ -218,6 +219,7 @@ def stationary_point(config, q, r, t, *, eta2: bool = True, tol: float = 1e-13,
     least-squares steps, so marginal directions do no harm).  Used for the long-time state of a
     run, e.g. the reachable error of an under-parameterised student (chapter "Beyond the paper").
     Raises ``IntegrationError`` when max |rhs| does not fall below ``tol`` x the state's size."""
+    check_constant_rate(config, "the plateau theory (stationary_point)")
     st = resolve(config)
     config = st.config
     if config.train_readout:
@@ -265,6 +267,7 @@ def jacobian_blocks(config, q, r, t, *, eta2: bool = True, h: float = 1e-6):
     Returns (s (G,), lam (G,), A (d, d), B (G, d, d)) with dX = sum_h lambda_h dx_h and x the
     packed state.  A is exact (the frozen-coefficient rhs is linear); B_g by central
     differences of the coefficients in the global overlaps (step h)."""
+    check_constant_rate(config, "the plateau theory (jacobian_blocks)")
     st = resolve(config)
     return _blocks(st, st.lam, st.rate, st.second_order, q, r, t, eta2, h)
 
@@ -294,6 +297,7 @@ def _blocks(st: Setting, lam, s, second_order, q, r, t, eta2: bool, h: float = 1
 
 def jacobian_matrix(config, q, r, t, *, eta2: bool = True) -> np.ndarray:
     """The dense Jacobian (G d x G d) assembled from ``jacobian_blocks`` (for small G d)."""
+    check_constant_rate(config, "the plateau theory (jacobian_matrix)")
     s, lam, A, B = jacobian_blocks(config, q, r, t, eta2=eta2)
     G, d = B.shape[0], A.shape[0]
     check_budget(f"a dense Jacobian of size {G * d}", 8.0 * (G * d) ** 2 * 3)
@@ -307,6 +311,7 @@ def jacobian_matrix(config, q, r, t, *, eta2: bool = True) -> np.ndarray:
 def spectrum(config, q, r, t, *, eta2: bool = True) -> np.ndarray | None:
     """All eigenvalues of the dense linearised block ODE, largest real part first; None where the
     linearisation does not exist (``rate_defect``)."""
+    check_constant_rate(config, "the plateau theory (spectrum)")
     if rate_defect(config, q, r, t, eta2=eta2) is not None:
         return None
     w = np.linalg.eigvals(jacobian_matrix(config, q, r, t, eta2=eta2))
@@ -374,6 +379,7 @@ def rate_defect(config, q, r, t, *, eta2: bool = True) -> str | None:
     eigenvalue of the correlation matrix below ``SINGULAR_TOL``), which includes the symmetric
     plateau (identical students).  An activation of unknown smoothness (a user activation) gives
     None here and is checked numerically by ``escape_rate``."""
+    check_constant_rate(config, "the plateau theory (rate_defect)")
     st = resolve(config)
     act = st.activation
     if act.smooth is not False or not eta2:
@@ -425,6 +431,7 @@ def escape_rate(config, q, r, t, *, eta2: bool = True, method: str = "auto",
     (a user activation), where the rates at steps 100 h and h differ by more than ``STEP_RTOL``
     (a differentiable right-hand side gives equal rates up to O(h^2)).
     """
+    check_constant_rate(config, "the plateau theory (escape_rate)")
     return _escape_rate(config, q, r, t, eta2=eta2, method=method, budget=budget, h=h)[0]
 
 
