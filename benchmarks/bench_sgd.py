@@ -31,6 +31,17 @@ Correctness checks (these, not the timings, set the exit status):
 
 No timing is asserted: targets (t_step / t_rng <= 0.5, t_torch / t_step >= 20) are reported.
 
+Wide layers (issue #31; ``--wide-only`` runs just this part): us per step of ``simulate`` at
+N = 512 with K = M = 1 and 40 (the paper's Fig. 6) and N = 7000 with K = M = 1 and 4 (Fig. 4),
+erf, one thread, from fixed weights; the ratio to K = M = 1 at the same N (targets <= 4 and
+<= 1.25); and an ideal per step, N * t_normal + 3 K N / rate, from two rates measured in the
+same rounds: the normal draws of ``twolayer.data.rng`` (ns per draw, ``fill_normal`` into a
+buffer in cache, as in the engine's loop) and the multiply-add rate
+of the engine's register-blocked product kernel on operands that sit in the L1 cache.  Check:
+the K = M = 40 engine run ends at the J of the NumPy ``reference_step`` on the same inputs.  The
+per-step path (the engine before the blocked path of K >= 2, ``sgd.BLOCK_MIN_K`` raised for the
+block) is timed in the same rounds, as the before.
+
 Ported to the Core v2 API (twolayer 0.2): ``twolayer.sgd.simulate_seed`` -> ``twolayer.simulate``
 with ``weights=(J0, B0)`` (the seed then drives only the inputs) and ``record_weights`` for the
 final J; ``InputStream`` -> ``twolayer.data.GaussianInputs().source(cfg, seed)``;
@@ -75,6 +86,9 @@ except ImportError:  # pragma: no cover - torch is in the "test" extra
     torch = None
 
 TARGET_STEP_OVER_RNG = 0.5
+# wide layers: (N, K = M), the ratio target against K = M = 1 at the same N
+WIDE_SETTINGS = ((512, 1), (512, 40), (7000, 1), (7000, 4))
+WIDE_TARGETS = {(512, 40): 4.0, (7000, 4): 1.25}
 TARGET_TORCH_OVER_STEP = 20.0
 N_MULTI_SEEDS = 4
 
@@ -82,12 +96,12 @@ MODES = {
     "full": dict(
         rounds=7, engine_steps=500_000, rng_calls=20_000, bulk_rows=20_000, torch_steps=2_000,
         torch_warmup=300, ref_steps=10_000, exact_steps=2048, check_alpha=(1, 2, 5, 10, 20),
-        check_seeds=64, multi_alpha=200.0, multi_rounds=3,
+        check_seeds=64, multi_alpha=200.0, multi_rounds=3, wide_rounds=7, wide_steps={512: 200_000, 7000: 20_000},
     ),
     "quick": dict(
         rounds=5, engine_steps=100_000, rng_calls=10_000, bulk_rows=10_000, torch_steps=300,
         torch_warmup=100, ref_steps=2_000, exact_steps=512, check_alpha=(1, 2, 5),
-        check_seeds=32, multi_alpha=30.0, multi_rounds=2,
+        check_seeds=32, multi_alpha=30.0, multi_rounds=2, wide_rounds=5, wide_steps={512: 60_000, 7000: 6_000},
     ),
 }
 
@@ -368,6 +382,164 @@ def bench_L(L, p, log):
     }
 
 
+def _fma_kernel():
+    """A compiled loop timing the engine's register-blocked product kernel (``sgd._dots``: four
+    rows against four inputs per pass) on operands in the L1 cache: the multiply-add rate this CPU
+    gives the engine, without waiting for memory."""
+    import numba as nb
+    from twolayer.engines import sgd
+
+    @nb.njit(fastmath=sgd._FM)
+    def run(A, X, out, reps):
+        t = 0.0
+        for r in range(reps):
+            sgd._dots(A, 0, A.shape[0], X, 0, X.shape[0], A.shape[1], out)
+            t += out[0, 0]
+        return t
+
+    return run
+
+
+def bench_wide(p, log):
+    """us per step at the four settings of issue #31, ratios to K = M = 1, the ideal per step."""
+    from twolayer.data import rng as fastrng
+    from twolayer.engines import sgd
+
+    fma = _fma_kernel()
+    A = np.random.default_rng(1).standard_normal((8, 256)) * 1e-3
+    Xf = np.random.default_rng(2).standard_normal((4, 256))
+    outf = np.empty((8, 4))
+    fma_reps = 20_000
+    fma(A, Xf, outf, 10)
+    # the draws of the engine's loop: rows of 1024 into a buffer that stays in cache
+    zbuf = np.empty((16, 1024))
+    n_normal_calls = 1000
+    keys = (np.uint64(12345), np.uint64(678))
+
+    def draw():
+        c1, c2 = np.uint64(0), np.uint64(0)
+        for _ in range(n_normal_calls):
+            c1, c2 = fastrng._fill_blocks(zbuf, keys[0], c1, keys[1], c2, fastrng.KN, fastrng.WN, fastrng.FN)
+
+    draw()
+
+    cases = {}
+    for N, K in WIDE_SETTINGS:
+        cfg = Config(N=N, L=1, K=K, M=K, beta=1.0, eta=0.01 if K >= 40 else 0.1, sigma_J=0.01,
+                     activation="erf", readout="sum")
+        J0, B0 = init_weights(cfg, 0)
+        simulate_seed(cfg, 0, np.array([64 / N]), J0, B0)  # JIT / cache load
+        cases[(N, K)] = (cfg, J0, B0)
+
+    def block(key):
+        if key == "fma":
+            wall, cpu = _clock(lambda: fma(A, Xf, outf, fma_reps), fma_reps * A.size * Xf.shape[0])
+            return wall, cpu  # seconds per multiply-add
+        if key == "normal":
+            return _clock(draw, n_normal_calls * zbuf.size)  # seconds per draw
+        if key[0] == "per-step":  # the engine before the blocked path: one step at a time
+            cfg, J0, B0 = cases[key[1:]]
+            n = p["wide_steps"][cfg.N]
+            saved, sgd.BLOCK_MIN_K = sgd.BLOCK_MIN_K, 1 << 62
+            try:
+                return _clock(lambda: simulate_seed(cfg, 0, np.array([n / cfg.N]), J0, B0), n)
+            finally:
+                sgd.BLOCK_MIN_K = saved
+        cfg, J0, B0 = cases[key]
+        n = p["wide_steps"][cfg.N]
+        return _clock(lambda: simulate_seed(cfg, 0, np.array([n / cfg.N]), J0, B0), n)
+
+    wide_k = [(N, K) for N, K in WIDE_SETTINGS if K > 1]
+    kinds = ["fma", "normal"] + list(WIDE_SETTINGS) + [("per-step", N, K) for N, K in wide_k]
+    wall = {k: [] for k in kinds}
+    cpu = {k: [] for k in kinds}
+    for r in range(p["wide_rounds"]):
+        order = kinds[r % len(kinds):] + kinds[: r % len(kinds)]
+        for k in order:
+            w, c = block(k)
+            wall[k].append(w)
+            cpu[k].append(c)
+        log(f"  wide round {r + 1}/{p['wide_rounds']}: " + ", ".join(
+            f"N={N} K={K} {cpu[(N, K)][-1] * 1e6:.2f} us" for N, K in WIDE_SETTINGS))
+
+    def ideal(N, K, src, r):
+        """N normals and 3 K N multiply-adds (K = M: student and teacher products, update)."""
+        return N * src["normal"][r] + 3 * K * N * src["fma"][r]
+
+    rows = []
+    for N, K in WIDE_SETTINGS:
+        row = {"N": N, "K": K, "M": K}
+        for name, src in (("wall", wall), ("cpu", cpu)):
+            per = src[(N, K)]
+            rat = [a / b for a, b in zip(per, src[(N, 1)])]
+            ide = [ideal(N, K, src, r) for r in range(len(per))]
+            ide_rat = [ideal(N, K, src, r) / ideal(N, 1, src, r) for r in range(len(per))]
+            row[name] = {
+                "us_per_step": statistics.median(per) * 1e6,
+                "ratio_to_K1": statistics.median(rat), "ratio_min": min(rat), "ratio_max": max(rat),
+                "ideal_us": statistics.median(ide) * 1e6, "ideal_ratio": statistics.median(ide_rat),
+                "step_over_ideal": statistics.median(a / b for a, b in zip(per, ide)),
+                "raw_s": per,
+            }
+        row["target_ratio"] = WIDE_TARGETS.get((N, K))
+        if K > 1:
+            per_step = {}
+            for name, src in (("wall", wall), ("cpu", cpu)):
+                per = src[("per-step", N, K)]
+                per_step[name] = {
+                    "us_per_step": statistics.median(per) * 1e6,
+                    "ratio_to_K1": statistics.median(a / b for a, b in zip(per, src[(N, 1)])),
+                    "over_blocked": statistics.median(a / b for a, b in zip(per, src[(N, K)])),
+                    "raw_s": per,
+                }
+            row["per_step_path"] = per_step
+        rows.append(row)
+
+    # check: the widest setting against the NumPy reference step on the same inputs
+    cfg, J0, B0 = cases[(512, 40)]
+    steps = 256
+    X = GaussianInputs().source(cfg, 0).draw(steps)
+    _, J_eng = simulate_seed(cfg, 0, np.array([steps / cfg.N]), J0, B0, record=True)
+    J_ref = J0.copy()
+    for x in X:
+        reference_step(J_ref, B0, x, cfg)
+    rel = float(np.max(np.abs(J_eng - J_ref)) / np.max(np.abs(J_ref)))
+    moved = float(np.max(np.abs(J_ref - J0)) / np.max(np.abs(J0)))
+    return {
+        "settings": rows,
+        "fma_gflops": {"wall": 1e-9 / statistics.median(wall["fma"]), "cpu": 1e-9 / statistics.median(cpu["fma"])},
+        "normal_ns": {"wall": statistics.median(wall["normal"]) * 1e9, "cpu": statistics.median(cpu["normal"]) * 1e9},
+        "raw_fma_s": {"wall": wall["fma"], "cpu": cpu["fma"]},
+        "raw_normal_s": {"wall": wall["normal"], "cpu": cpu["normal"]},
+        "check_reference": {"steps": steps, "max_rel_diff": rel, "rel_change_of_J": moved, "ok": rel <= 1e-10},
+    }
+
+
+def report_wide(w):
+    lines = [f"wide layers (issue #31): erf, one thread; measured {w['fma_gflops']['cpu']:.1f} G multiply-adds/s "
+             f"(blocked kernel, L1; CPU time), {w['normal_ns']['cpu']:.2f} ns per normal draw",
+             f"{'setting':22s}{'us/step':>9s}{'cpu us':>9s}{'ratio':>8s}{'[min, max]':>15s}{'target':>8s}"
+             f"{'ideal us':>10s}{'ideal ratio':>12s}{'step/ideal':>11s}"]
+    for r in w["settings"]:
+        c = r["cpu"]
+        lines.append(f"N={r['N']:<5d} K=M={r['K']:<10d}{r['wall']['us_per_step']:9.2f}{c['us_per_step']:9.2f}"
+                     f"{c['ratio_to_K1']:8.2f}{'[' + format(c['ratio_min'], '.2f') + ', ' + format(c['ratio_max'], '.2f') + ']':>15s}"
+                     f"{('<= ' + format(r['target_ratio'], 'g')) if r['target_ratio'] else '':>8s}"
+                     f"{c['ideal_us']:10.2f}{c['ideal_ratio']:12.2f}{c['step_over_ideal']:11.2f}")
+    for r in w["settings"]:
+        if "per_step_path" in r:
+            c = r["per_step_path"]["cpu"]
+            lines.append(f"  the per-step path (the engine before the blocked one), N={r['N']} K=M={r['K']}: "
+                         f"{c['us_per_step']:.2f} cpu us/step, ratio to K=M=1 {c['ratio_to_K1']:.2f}, "
+                         f"{c['over_blocked']:.2f}x the blocked path")
+    lines.append("(ratios, ideal and step/ideal from process CPU time, median of per-round values; "
+                 "wall-time ratios in the JSON)")
+    ch = w["check_reference"]
+    lines.append(f"K=M=40 engine vs reference_step, same inputs, {ch['steps']} steps: max|dJ|/max|J| = "
+                 f"{ch['max_rel_diff']:.1e} (J moved by {ch['rel_change_of_J']:.2g})")
+    return "\n".join(lines)
+
+
 def machine_info():
     cpu = cpu_model()
     return {
@@ -455,6 +627,7 @@ def main(argv=None):
     ap.add_argument("--quick", action="store_true", help="fewer steps (< 60 s)")
     ap.add_argument("--json", metavar="PATH", help="write all numbers to this JSON file")
     ap.add_argument("-q", "--silent", action="store_true", help="no progress lines")
+    ap.add_argument("--wide-only", action="store_true", help="only the wide-layer timings (issue #31)")
     args = ap.parse_args(argv)
     mode = "quick" if args.quick else "full"
     p = MODES[mode]
@@ -474,8 +647,10 @@ def main(argv=None):
         "targets": {"step_over_rng_max": TARGET_STEP_OVER_RNG, "torch_over_step_min": TARGET_TORCH_OVER_STEP},
         "runs": [],
     }
-    for L in (1, 1024):
-        res["runs"].append(bench_L(L, p, log))
+    if not args.wide_only:
+        for L in (1, 1024):
+            res["runs"].append(bench_L(L, p, log))
+    res["wide"] = bench_wide(p, log)
     res["loadavg_start"] = list(load_start)
     res["loadavg_end"] = list(os.getloadavg())
     res["total_s"] = time.perf_counter() - t_start
@@ -486,13 +661,16 @@ def main(argv=None):
             oks.append(c["ok"])
             if name == "statistical":
                 oks.append(c["control_rejected"])
+    oks.append(res["wide"]["check_reference"]["ok"])
     res["checks_ok"] = bool(all(oks))
-    res["targets_met_cpu_time"] = {
+    res["wide_targets_met_cpu_time"] = {f"N={r['N']} K=M={r['K']}": r["cpu"]["ratio_to_K1"] <= r["target_ratio"]
+                                        for r in res["wide"]["settings"] if r["target_ratio"]}
+    res["targets_met_cpu_time"] = {} if args.wide_only else {
         "step_over_rng": all(r["cpu_ratios"]["step_over_rng"]["median"] <= TARGET_STEP_OVER_RNG for r in res["runs"]),
         "torch_over_step": (all(r["cpu_ratios"]["torch_over_step"]["median"] >= TARGET_TORCH_OVER_STEP
                                 for r in res["runs"]) if torch is not None else None),
     }
-    res["targets_met"] = {
+    res["targets_met"] = {} if args.wide_only else {
         "step_over_rng": all(r["ratios"]["step_over_rng"]["median"] <= TARGET_STEP_OVER_RNG for r in res["runs"]),
         "torch_over_step": (all(r["ratios"]["torch_over_step"]["median"] >= TARGET_TORCH_OVER_STEP for r in res["runs"])
                             if torch is not None else None),
@@ -503,9 +681,13 @@ def main(argv=None):
           f"numba {m['numba']}, torch {m['torch']} ({m['torch_threads']} thread)")
     print("N=1024 K=M=2 erf sum-readout beta=1 eta=0.1 sigma_J=0.01, seed 0")
     print()
-    print(report(res))
-    print()
-    print(f"targets met (wall time): {res['targets_met']}; (CPU time): {res['targets_met_cpu_time']}")
+    if res["runs"]:
+        print(report(res))
+        print()
+        print(f"targets met (wall time): {res['targets_met']}; (CPU time): {res['targets_met_cpu_time']}")
+        print()
+    print(report_wide(res["wide"]))
+    print(f"wide-layer targets met (CPU time): {res['wide_targets_met_cpu_time']}")
     return finish(res, args.json, load_start)
 
 

@@ -104,3 +104,33 @@ def test_fast_engine_options_match_numpy_reference(name):
         for x in X:
             reference_step(clean, B, x, cfg.replace(noise=0.0), v=cfg.student_weights.copy())
         assert np.max(np.abs(clean - J_ref)) > 1e-4
+
+
+@pytest.mark.parametrize(
+    "kw",
+    [
+        dict(activation="erf", K=5, M=6),  # four-row blocks of the blocked path and a remainder row
+        dict(activation="relu", K=9, M=4, train_readout=True, noise=0.2, trainable=150, L=8),
+        dict(activation="tanh", K=4, M=1, student_readout=(1.0, 0.5, 0.2, 0.1)),
+    ],
+)
+def test_blocked_path_matches_numpy_reference(kw):
+    """K >= 2 runs the blocked path (``sgd._run_gaussian_blocked``: blocks of steps with a delayed
+    update); with 331 steps and N = 256 blocks are cut by the weight check every N steps and by
+    the end of the run, so short blocks run too."""
+    steps, seed = 331, 4
+    cfg = Config(**{"N": 256, "L": 16, "eta": 0.1, "sigma_J": 0.3, **kw})
+    J, B = init_weights(cfg, seed)
+    X = GaussianInputs().source(cfg, seed).draw(steps)
+    xi = _noise_draws(seed, steps)
+    tr = simulate(cfg, [steps / cfg.N], seeds=seed, record_weights=True)
+    J_ref, v_ref = J.copy(), cfg.student_weights.copy()
+    for x, z in zip(X, xi):
+        reference_step(J_ref, B, x, cfg, v=v_ref, xi=z)
+    J_fast = tr.info["J"][0, -1]
+    assert np.max(np.abs(J_fast - J_ref)) / np.max(np.abs(J_ref)) < 1e-10
+    assert np.max(np.abs(J_ref - J)) > 1e-3
+    if cfg.train_readout:
+        assert np.max(np.abs(tr.v[0, -1] - v_ref)) < 1e-10 * np.max(np.abs(v_ref))
+    if cfg.trainable is not None:
+        assert np.array_equal(J_fast[:, cfg.trainable:], J[:, cfg.trainable:])

@@ -9,7 +9,12 @@ the alpha grid the order parameters Q, R, T (and v) computed from the weights, a
 exactly from them (no test set).
 
 The compiled loop keeps the weights in float64 and draws each input from the counter-based
-normal source of ``twolayer.data.rng``.  Its dot products use fast-math reassociation (the
+normal source of ``twolayer.data.rng``.  With K >= 2 hidden units and Gaussian inputs it runs
+the same steps in blocks of 4 or 8 (``_run_gaussian_blocked``): the products of a block's inputs
+with the block's first weights, the teacher's products and the inputs' Gram matrix are
+register-blocked matrix products, the steps then run on K x T numbers, and the weights get the
+block's updates in one pass (a delayed update; equal to the step-by-step loop up to round-off,
+about 1e-15 relative; the speed-ups are in benchmarks/README.md).  Its dot products use fast-math reassociation (the
 vector width decides their summation order), so two CPUs agree to round-off, not bit for bit;
 the same CPU gives the same bits for any number of threads.  Seeds run in parallel threads (the
 loop releases the GIL), in chunks of ~0.05 s, so that progress ticks on alpha and Ctrl-C stops
@@ -91,6 +96,283 @@ def _step(J, B, v, vT, x, hs, gs, eta_n, inv_sqrt_n, act, n_train, eta_v_n, xi):
     return err
 
 
+# ---------------------------------------------------------------------------------------------
+# blocked steps (K >= BLOCK_MIN_K): T consecutive steps with one pass over the weights
+# ---------------------------------------------------------------------------------------------
+#: The smallest K that takes the blocked path (``_run_gaussian_blocked``).
+BLOCK_MIN_K = 2
+
+
+def block_steps(K: int) -> int:
+    """Steps per block of the blocked path: the Gram matrix of a block's inputs costs (T-1)/2
+    multiply-adds per coordinate and step, against 3K for the step itself, so small K take
+    short blocks (measured: benchmarks/README.md)."""
+    return 4 if K <= 8 else 8
+
+
+@nb.njit(inline="always", fastmath=_FM)
+def _dots(A, k0, k1, X, s0, s1, n, out):
+    """out[k, s] = A[k, :n] . X[s, :n] for k0 <= k < k1 and s0 <= s < s1.  Register blocked:
+    four rows of A against two rows of X per pass over c (eight sums from six loads), so that the
+    products run at the multiply-add rate, not at the rate the cache delivers the operands."""
+    k = k0
+    while k + 4 <= k1:
+        s = s0
+        while s + 4 <= s1:
+            a0 = a1 = a2 = a3 = b0 = b1 = b2 = b3 = 0.0
+            d0 = d1 = d2 = d3 = e0 = e1 = e2 = e3 = 0.0
+            for c in range(n):
+                x0 = X[s, c]
+                x1 = X[s + 1, c]
+                x2 = X[s + 2, c]
+                x3 = X[s + 3, c]
+                j0 = A[k, c]
+                j1 = A[k + 1, c]
+                j2 = A[k + 2, c]
+                j3 = A[k + 3, c]
+                a0 += j0 * x0
+                a1 += j1 * x0
+                a2 += j2 * x0
+                a3 += j3 * x0
+                b0 += j0 * x1
+                b1 += j1 * x1
+                b2 += j2 * x1
+                b3 += j3 * x1
+                d0 += j0 * x2
+                d1 += j1 * x2
+                d2 += j2 * x2
+                d3 += j3 * x2
+                e0 += j0 * x3
+                e1 += j1 * x3
+                e2 += j2 * x3
+                e3 += j3 * x3
+            out[k, s] = a0
+            out[k + 1, s] = a1
+            out[k + 2, s] = a2
+            out[k + 3, s] = a3
+            out[k, s + 1] = b0
+            out[k + 1, s + 1] = b1
+            out[k + 2, s + 1] = b2
+            out[k + 3, s + 1] = b3
+            out[k, s + 2] = d0
+            out[k + 1, s + 2] = d1
+            out[k + 2, s + 2] = d2
+            out[k + 3, s + 2] = d3
+            out[k, s + 3] = e0
+            out[k + 1, s + 3] = e1
+            out[k + 2, s + 3] = e2
+            out[k + 3, s + 3] = e3
+            s += 4
+        while s + 2 <= s1:
+            a0 = a1 = a2 = a3 = b0 = b1 = b2 = b3 = 0.0
+            for c in range(n):
+                x0 = X[s, c]
+                x1 = X[s + 1, c]
+                j0 = A[k, c]
+                j1 = A[k + 1, c]
+                j2 = A[k + 2, c]
+                j3 = A[k + 3, c]
+                a0 += j0 * x0
+                a1 += j1 * x0
+                a2 += j2 * x0
+                a3 += j3 * x0
+                b0 += j0 * x1
+                b1 += j1 * x1
+                b2 += j2 * x1
+                b3 += j3 * x1
+            out[k, s] = a0
+            out[k + 1, s] = a1
+            out[k + 2, s] = a2
+            out[k + 3, s] = a3
+            out[k, s + 1] = b0
+            out[k + 1, s + 1] = b1
+            out[k + 2, s + 1] = b2
+            out[k + 3, s + 1] = b3
+            s += 2
+        if s < s1:
+            a0 = a1 = a2 = a3 = 0.0
+            for c in range(n):
+                x0 = X[s, c]
+                a0 += A[k, c] * x0
+                a1 += A[k + 1, c] * x0
+                a2 += A[k + 2, c] * x0
+                a3 += A[k + 3, c] * x0
+            out[k, s] = a0
+            out[k + 1, s] = a1
+            out[k + 2, s] = a2
+            out[k + 3, s] = a3
+        k += 4
+    while k < k1:
+        s = s0
+        while s + 4 <= s1:
+            a0 = a1 = a2 = a3 = 0.0
+            for c in range(n):
+                j0 = A[k, c]
+                a0 += j0 * X[s, c]
+                a1 += j0 * X[s + 1, c]
+                a2 += j0 * X[s + 2, c]
+                a3 += j0 * X[s + 3, c]
+            out[k, s] = a0
+            out[k, s + 1] = a1
+            out[k, s + 2] = a2
+            out[k, s + 3] = a3
+            s += 4
+        while s < s1:
+            a0 = 0.0
+            for c in range(n):
+                a0 += A[k, c] * X[s, c]
+            out[k, s] = a0
+            s += 1
+        k += 1
+
+
+@nb.njit(inline="always", fastmath=_FM)
+def _gram4(X, u, n, G):
+    """The six products X[a, :n] . X[b, :n] of u <= a < b < u + 4, in one pass over c."""
+    p01 = p02 = p03 = p12 = p13 = p23 = 0.0
+    for c in range(n):
+        x0 = X[u, c]
+        x1 = X[u + 1, c]
+        x2 = X[u + 2, c]
+        x3 = X[u + 3, c]
+        p01 += x0 * x1
+        p02 += x0 * x2
+        p03 += x0 * x3
+        p12 += x1 * x2
+        p13 += x1 * x3
+        p23 += x2 * x3
+    G[u, u + 1] = p01
+    G[u, u + 2] = p02
+    G[u, u + 3] = p03
+    G[u + 1, u + 2] = p12
+    G[u + 1, u + 3] = p13
+    G[u + 2, u + 3] = p23
+
+
+@nb.njit(inline="always", fastmath=_FM)
+def _gram(X, T, n, G):
+    """G[u, s] = X[u, :n] . X[s, :n] for u < s < T (the upper triangle): groups of four rows,
+    each against itself (``_gram4``) and against the later rows (``_dots``)."""
+    u = 0
+    while u + 4 <= T:
+        _gram4(X, u, n, G)
+        if u + 4 < T:
+            _dots(X, u, u + 4, X, u + 4, T, n, G)
+        u += 4
+    for a in range(u, T - 1):
+        _dots(X, a, a + 1, X, a + 1, T, n, G)
+
+
+@nb.njit(inline="always", fastmath=_FM)
+def _rank_update(J, C, X, T, n):
+    """J[k, :n] += sum_{s < T} C[k, s] X[s, :n]: the T updates of a block in one pass over J
+    (four rows of J against four inputs per pass over c; each J element is loaded and stored
+    T/4 times)."""
+    K = J.shape[0]
+    k = 0
+    if T == 8:  # a whole block of eight in one pass, two rows at a time
+        while k + 2 <= K:
+            c00, c01, c02, c03, c04, c05, c06, c07 = C[k, 0], C[k, 1], C[k, 2], C[k, 3], C[k, 4], C[k, 5], C[k, 6], C[k, 7]
+            c10, c11, c12, c13 = C[k + 1, 0], C[k + 1, 1], C[k + 1, 2], C[k + 1, 3]
+            c14, c15, c16, c17 = C[k + 1, 4], C[k + 1, 5], C[k + 1, 6], C[k + 1, 7]
+            for c in range(n):
+                x0 = X[0, c]
+                x1 = X[1, c]
+                x2 = X[2, c]
+                x3 = X[3, c]
+                x4 = X[4, c]
+                x5 = X[5, c]
+                x6 = X[6, c]
+                x7 = X[7, c]
+                J[k, c] += (c00 * x0 + c01 * x1 + c02 * x2 + c03 * x3) + (c04 * x4 + c05 * x5 + c06 * x6 + c07 * x7)
+                J[k + 1, c] += (c10 * x0 + c11 * x1 + c12 * x2 + c13 * x3) + (c14 * x4 + c15 * x5 + c16 * x6 + c17 * x7)
+            k += 2
+    while k + 4 <= K:
+        s = 0
+        while s + 4 <= T:
+            # the coefficients in locals: J may alias C for all the compiler knows
+            c00, c01, c02, c03 = C[k, s], C[k, s + 1], C[k, s + 2], C[k, s + 3]
+            c10, c11, c12, c13 = C[k + 1, s], C[k + 1, s + 1], C[k + 1, s + 2], C[k + 1, s + 3]
+            c20, c21, c22, c23 = C[k + 2, s], C[k + 2, s + 1], C[k + 2, s + 2], C[k + 2, s + 3]
+            c30, c31, c32, c33 = C[k + 3, s], C[k + 3, s + 1], C[k + 3, s + 2], C[k + 3, s + 3]
+            for c in range(n):
+                x0 = X[s, c]
+                x1 = X[s + 1, c]
+                x2 = X[s + 2, c]
+                x3 = X[s + 3, c]
+                J[k, c] += c00 * x0 + c01 * x1 + c02 * x2 + c03 * x3
+                J[k + 1, c] += c10 * x0 + c11 * x1 + c12 * x2 + c13 * x3
+                J[k + 2, c] += c20 * x0 + c21 * x1 + c22 * x2 + c23 * x3
+                J[k + 3, c] += c30 * x0 + c31 * x1 + c32 * x2 + c33 * x3
+            s += 4
+        while s < T:
+            c00, c10, c20, c30 = C[k, s], C[k + 1, s], C[k + 2, s], C[k + 3, s]
+            for c in range(n):
+                x0 = X[s, c]
+                J[k, c] += c00 * x0
+                J[k + 1, c] += c10 * x0
+                J[k + 2, c] += c20 * x0
+                J[k + 3, c] += c30 * x0
+            s += 1
+        k += 4
+    while k < K:
+        s = 0
+        while s + 4 <= T:
+            c0 = C[k, s]
+            c1 = C[k, s + 1]
+            c2 = C[k, s + 2]
+            c3 = C[k, s + 3]
+            for c in range(n):
+                J[k, c] += c0 * X[s, c] + c1 * X[s + 1, c] + c2 * X[s + 2, c] + c3 * X[s + 3, c]
+            s += 4
+        while s < T:
+            c0 = C[k, s]
+            for c in range(n):
+                J[k, c] += c0 * X[s, c]
+            s += 1
+        k += 1
+
+
+@nb.njit(inline="always", fastmath=_FM)
+def _block(J, B, v, vT, X, T, xis, eta_n, inv_sqrt_n, act, n_train, eta_v_n, lim2, H, Y, G, C, hs, gs):
+    """T steps of ``_step`` on the inputs X[:T] (noise xis[:T]) with one pass over J and B for
+    the products and one for the update (a delayed update).  Since J after u < s steps of the
+    block is J + sum_u C[:, u] X[u, :n_train], the student pre-activation of step s is
+    J.X[s] + sum_{u<s} C[:, u] (X[u, :n_train] . X[s, :n_train]): the products of all T steps
+    with the block's first J, the teacher's products and the inputs' Gram matrix are matrix
+    products that run at the CPU's multiply-add rate; then the steps run one after the other on
+    K x T numbers, and J gets the T updates at once.  The same steps as ``_step`` up to
+    round-off.  Returns (steps done, status): status 1 if a step's squared error exceeded lim2
+    (J is then left at the block's start; the run is abandoned)."""
+    K = J.shape[0]
+    M = B.shape[0]
+    _dots(B, 0, M, X, 0, T, B.shape[1], Y)
+    _dots(J, 0, K, X, 0, T, J.shape[1], H)
+    _gram(X, T, n_train, G)
+    for s in range(T):
+        y = xis[s]
+        for m in range(M):
+            y += vT[m] * g_of(Y[m, s] * inv_sqrt_n, act)
+        sig = 0.0
+        for k in range(K):
+            h = H[k, s]
+            for u in range(s):
+                h += C[k, u] * G[u, s]
+            hs[k] = h * inv_sqrt_n
+            gs[k] = g_of(hs[k], act)
+            sig += v[k] * gs[k]
+        err = y - sig
+        for k in range(K):
+            C[k, s] = eta_n * v[k] * dg_of(hs[k], act) * err
+        if eta_v_n != 0.0:
+            for k in range(K):
+                v[k] += eta_v_n * gs[k] * err
+        if not err * err <= lim2:
+            return s + 1, 1
+    _rank_update(J, C, X, T, n_train)
+    return T, 0
+
+
 @nb.njit(inline="always")
 def _max_abs(J):
     m = 0.0
@@ -100,6 +382,56 @@ def _max_abs(J):
             if not a <= m:  # also propagates NaN
                 m = a
     return m
+
+
+@nb.njit(nogil=True, cache=True, fastmath=_FM)
+def _run_gaussian_blocked(J, B, v, vT, sqrt_lam, n_steps, eta, eta_v, act, n_train, ctr, noise, nctr,
+                          lim2, wlim, check_every, step0, TB):
+    """``_run_gaussian`` in blocks of ``TB`` steps (``_block``; ``TB = block_steps(K)``).  The inputs of a block
+    are drawn first, in the stream's order, so the draws are the same.  Blocks end at multiples
+    of TB and of check_every counted from the start of the run (so the weight check
+    sees the same steps, and the split does not depend on how the run is chunked, except
+    where a chunk ends inside a block, e.g. at a grid point off a multiple of TB)."""
+    N = J.shape[1]
+    inv = 1.0 / math.sqrt(N)
+    K = J.shape[0]
+    M = B.shape[0]
+    hs = np.empty(K)
+    gs = np.empty(K)
+    X = np.empty((TB, N))
+    xis = np.zeros(TB)
+    H = np.empty((K, TB))
+    Y = np.empty((M, TB))
+    G = np.empty((TB, TB))
+    C = np.empty((K, TB))
+    words = np.empty(N, dtype=np.uint64)
+    miss = np.empty(N, dtype=np.int64)
+    nz = np.empty(1)
+    nwords = np.empty(1, dtype=np.uint64)
+    nmiss = np.empty(1, dtype=np.int64)
+    s = 0
+    while s < n_steps:
+        pos = step0 + s
+        T = min(TB - pos % TB, check_every - pos % check_every, n_steps - s)
+        for i in range(T):
+            c1, c2 = fastrng.fill_normal(X[i], ctr[0], ctr[1], ctr[2], ctr[3], fastrng.KN, fastrng.WN, fastrng.FN, words, miss)
+            ctr[1] = c1
+            ctr[3] = c2
+            for c in range(N):
+                X[i, c] *= sqrt_lam[c]
+            if noise != 0.0:
+                d1, d2 = fastrng.fill_normal(nz, nctr[0], nctr[1], nctr[2], nctr[3], fastrng.KN, fastrng.WN, fastrng.FN, nwords, nmiss)
+                nctr[1] = d1
+                nctr[3] = d2
+                xis[i] = noise * nz[0]
+        done, status = _block(J, B, v, vT, X, T, xis, eta * inv, inv, act, n_train, eta_v / N, lim2, H, Y, G, C, hs, gs)
+        if status:
+            return s + done, status
+        s += T
+        if (step0 + s) % check_every == 0:
+            if not _max_abs(J) <= wlim:
+                return s, 2
+    return n_steps, 0
 
 
 @nb.njit(nogil=True, cache=True, fastmath=_FM)
@@ -319,8 +651,10 @@ def _run_seed(config: Config, seed: int, steps: np.ndarray, spec, weights, recor
                 src.counters = (int(st[1]), int(st[3]))
             elif isinstance(src, GaussianSource):
                 st = np.array([src.keys[0], src.counters[0], src.keys[1], src.counters[1]], dtype=np.uint64)
-                n_done, status = _run_gaussian(J, B, v, vT, src.sqrt_lam, n, config.eta, config.eta_v, int(act.code),
-                                               config.n_trainable, st, config.noise, noise_state, lim2, wlim, N, done)
+                run = _run_gaussian_blocked if K >= BLOCK_MIN_K else _run_gaussian
+                n_done, status = run(J, B, v, vT, src.sqrt_lam, n, config.eta, config.eta_v, int(act.code),
+                                               config.n_trainable, st, config.noise, noise_state, lim2, wlim, N, done,
+                                           *((block_steps(K),) if K >= BLOCK_MIN_K else ()))
                 src.counters = (int(st[1]), int(st[3]))
             elif isinstance(src, RowSource):
                 idx = src.indices(n)
