@@ -60,3 +60,42 @@ def test_escape_by_seed_validates_its_seeds(paired_run):
         escape_by_seed(cfg, ode, sgd, seeds=(0,), sgd_seeds=(0,))
     with pytest.raises(ValueError, match="before"):
         escape_by_seed(cfg, ode, seeds=(0, 1), before=1.5)
+
+
+def test_escape_split_of_a_synthetic_exponential_growth():
+    from twolayer.analysis import escape_split
+    alpha = np.linspace(0.0, 1000.0, 2001)
+    a = 1e-4 * np.exp(np.clip(0.02 * (alpha - 100.0), 0.0, None))   # grows from alpha = 100
+    R = np.stack([0.3 + a, 0.3 - a], axis=-1)[:, :, None]               # (P, K=2, M=1)
+    eps = np.where(alpha < 800.0, 0.02, 0.001)
+    d = escape_split(alpha, R, eps, level=0.01, R_p=0.3)
+    assert d["a0"] == pytest.approx(1e-4, rel=1e-12)
+    assert d["rate"] == pytest.approx(0.02, rel=1e-9)
+    assert d["approach"] == pytest.approx(100.0, rel=1e-7)
+    assert d["growth"] == pytest.approx(np.log(0.3 / 1e-4) / 0.02, rel=1e-9)   # 400.3
+    assert d["escape"] == pytest.approx(800.0, abs=0.5)
+    assert d["eps_grown"] == 0.02    # a reaches 0.03 at alpha = 100 + ln(300) / 0.02 = 385
+    assert d["approach"] + d["growth"] + d["tail"] == pytest.approx(d["escape"], rel=1e-12)
+    with pytest.raises(ValueError, match="does not grow"):
+        escape_split(alpha, R, eps, level=0.01, R_p=0.3, grow_from=1e12)
+    with pytest.raises(ValueError, match="share the grid"):
+        escape_split(alpha[:-1], R, eps, level=0.01, R_p=0.3)
+
+
+@pytest.mark.parametrize("teacher, rate, escape", [("orthogonal", 0.009066, 634.3),
+                                                    ("random", 0.008463, 671.3)])
+def test_escape_split_rate_is_the_fixed_point_rate_on_a_flat_plateau(teacher, rate, escape):
+    # a flat plateau (N = 64, L = 4): the asymmetry grows at the escape rate of the fixed point of
+    # the run's own teacher (within 2.5 per cent), and the tail after the growth is short
+    from twolayer.analysis import escape_split
+    cfg = tl.Config(N=64, L=4, K=2, M=2, beta=0.25, eta=0.1, sigma_J=0.01, teacher=teacher)
+    alpha = tl.alpha_grid(3000, 120, cfg.N, alpha_min=0.05)
+    ode = tl.solve_ode(cfg, alpha, seeds=0, rtol=1e-5)
+    p = tl.theory.plateau.plateau(cfg, t=tl.initial_state(cfg, "sampled", seed=0).t)
+    R_p = float(np.abs(p.overlaps()[1]).mean())
+    d = escape_split(alpha, ode.R[0], ode.eps_g[0], p.eps_p / 2, R_p)
+    assert d["rate"] == pytest.approx(p.escape_rate, rel=0.025)
+    assert d["rate"] == pytest.approx(rate, rel=1e-3)
+    assert d["escape"] == pytest.approx(escape, rel=1e-3)
+    assert d["escape"] == pytest.approx(escape_time(alpha, ode.eps_g[0]), rel=1e-3)
+    assert 0 < d["tail"] < 0.05 * d["escape"] and 0 < d["approach"] < 0.06 * d["escape"]

@@ -4,7 +4,7 @@ it (problem ... theory)."""
 
 from .clusters import cluster_resolution
 from .curves import fit_exponential_rate, fit_slope, local_slope, log_deviation, loglog_fit, select, slope_window
-from .events import (CurvePlateau, asymmetry, escape_time, first_below, measure_plateau, paired_escape_times,
+from .events import (CurvePlateau, asymmetry, escape_split, escape_time, first_below, measure_plateau, paired_escape_times,
                      plateau_entry, run_end, unstable_amplitude)
 from .frontier import (compare_frontiers, curves_at_budgets, curves_from_trajectories, exponent_table, fit_frontier,
                        measured_frontier)
@@ -17,8 +17,8 @@ from .tables import curves_at
 
 __all__ = ["asymmetry", "batch_scan", "budget_scan", "cluster_resolution", "compare_frontiers",
            "critical_batch", "CurvePlateau", "curves_at", "curves_at_budgets",
-           "curves_from_trajectories", "decoupled_exponents", "default_fit_window", "escape_time",
-           "expected_timescales", "exponent_table", "first_below", "fit_beta",
+           "curves_from_trajectories", "decoupled_exponents", "default_fit_window", "escape_split",
+           "escape_time", "expected_timescales", "exponent_table", "first_below", "fit_beta",
            "fit_exponential_rate", "fit_frontier", "fit_scaling_law", "fit_slope",
            "late_exponents", "local_slope", "log_deviation", "loglog_fit", "measure_plateau",
            "measured_frontier", "overlap_spread", "paired_escape_times", "plateau_entry",

@@ -17,8 +17,8 @@ import numpy as np
 from ..problem.checks import check_float
 from .curves import local_slope
 
-__all__ = ["CurvePlateau", "asymmetry", "escape_time", "first_below", "measure_plateau", "paired_escape_times",
-           "plateau_entry", "unstable_amplitude", "run_end"]
+__all__ = ["CurvePlateau", "asymmetry", "escape_split", "escape_time", "first_below", "measure_plateau",
+           "paired_escape_times", "plateau_entry", "unstable_amplitude", "run_end"]
 
 
 def first_below(alpha, eps, level: float, after: float = 0.0) -> float:
@@ -194,3 +194,57 @@ def run_end(alpha, eps, level: float, factor: float = 1.5) -> float:
     factor = check_float("factor", factor, lo=1.0)
     below = np.flatnonzero(eps < level)
     return float(min(alpha[-1], factor * alpha[below[0]])) if below.size else float(alpha[-1])
+
+
+def escape_split(alpha, R, eps, level: float, R_p: float, *, grow_from: float = 10.0,
+                 grow_to: float = 0.1) -> dict:
+    """Split the escape time of one curve into the approach, the exponential growth of the
+    student asymmetry and the tail (chapter "The symmetric plateau", section
+    {ref}`sec-plateau-fig5-trend`; Eq. {eq}`eq-plateau-length`).
+
+    The asymmetry a(alpha) (``asymmetry`` of R) starts at a_0 = a(alpha_0), the first grid point,
+    and grows as a_0 exp(rate (alpha - approach)) once the unstable mode dominates; ``rate`` and
+    ``approach`` come from a least-squares fit of ln a against alpha over the window from the
+    first alpha with a >= ``grow_from`` * a_0 to the first with a >= ``grow_to`` * R_p.  Then
+
+        escape = approach + growth + tail,   growth = ln(R_p / a_0) / rate,
+
+    ``approach`` the delay before the growth sets in, ``growth`` the time the fitted exponential
+    takes from a_0 to the size R_p of the plateau overlaps, and ``tail`` the rest: the fall of
+    eps_g from the specialisation to ``level`` (the escape, ``first_below``).
+
+    Parameters
+    ----------
+    alpha : grid (P,), increasing, starting before the asymmetry grows
+    R : student-teacher overlaps of the curve, (P, K, M)
+    eps : its generalisation error (P,)
+    level : eps level that defines the escape (e.g. half the predicted plateau error)
+    R_p : size of the plateau overlaps (e.g. mean |R_in| at the fixed point)
+    grow_from, grow_to : the fit window, as above (grow_from > 1, grow_to > 0)
+
+    Returns
+    -------
+    dict with ``escape`` (nan when eps never falls below ``level``), ``a0``, ``rate``,
+    ``approach``, ``growth``, ``tail``, and ``eps_grown``: eps where the window closes (the
+    error of the curve when the asymmetry has grown to ``grow_to`` * R_p).  Raises ValueError when the window holds fewer than
+    three grid points (the asymmetry does not grow on the grid)."""
+    alpha, eps = np.asarray(alpha, dtype=np.float64), np.asarray(eps, dtype=np.float64)
+    a = asymmetry(R)
+    if alpha.ndim != 1 or a.shape != alpha.shape or eps.shape != alpha.shape:
+        raise ValueError("alpha (P,), R (P, K, M) and eps (P,) must share the grid")
+    R_p = check_float("R_p", R_p, lo=0.0, lo_open=True)
+    grow_from = check_float("grow_from", grow_from, lo=1.0, lo_open=True)
+    grow_to = check_float("grow_to", grow_to, lo=0.0, lo_open=True)
+    a0 = float(a[0])
+    start = np.flatnonzero(a >= grow_from * a0)
+    stop = np.flatnonzero(a >= grow_to * R_p)
+    if not start.size or not stop.size or stop[0] - start[0] < 2:
+        raise ValueError("the asymmetry does not grow through the fit window on this grid")
+    sel = slice(start[0], stop[0] + 1)
+    rate, intercept = np.polyfit(alpha[sel], np.log(a[sel]), 1)
+    approach = (np.log(a0) - intercept) / rate
+    growth = np.log(R_p / a0) / rate
+    esc = first_below(alpha, eps, level)
+    return {"escape": esc, "a0": a0, "rate": float(rate), "approach": float(approach),
+            "growth": float(growth), "tail": float(esc - approach - growth),
+            "eps_grown": float(eps[stop[0]])}
