@@ -157,7 +157,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     r = sub.add_parser("run", help="learning curve eps_g(alpha) from SGD or the ODEs, written as CSV",
                        description="Learning curve eps_g(alpha) on a log grid of whole SGD steps, written as CSV "
-                       "(alpha,eps_g[,eps_g_sem]). Defaults: the paper's Fig. 1 caption with L = 1.",
+                       "(alpha,eps_g[,eps_g_sem]). Defaults: paper Fig. 1 caption with L = 1.",
                        formatter_class=_Formatter)
     r.add_argument("--method", choices=("sgd", "ode"), default="sgd", help="simulation or block ODEs")
     add_config_options(r)

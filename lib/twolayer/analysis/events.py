@@ -174,7 +174,7 @@ def unstable_amplitude(alpha, R, eps, eps_p: float, sigma: float, linear_until: 
 def run_end(alpha, eps, level: float, factor: float = 1.5) -> float:
     """Where a run that is to end with its specialisation phase stops: ``factor`` times the
     first grid alpha at which the curve falls below ``level`` (the last alpha if it never does),
-    at most the last alpha.  Chapter "The symmetric plateau" (Fig. 5 and the escape-time grid,
+    at most the last alpha.  Chapter "The symmetric plateau" (paper Fig. 5 and the escape-time grid,
     ``level = eps_p / 20``).
 
     Parameters

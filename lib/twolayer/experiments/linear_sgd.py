@@ -1,6 +1,6 @@
 """Online SGD of the linear network against its exact solution from the same initial weights.
 
-Chapter "Linear activation" (``chapters/01_linear.md``), section "The paper's Fig. 2 (right)":
+Chapter "Linear activation" (``chapters/01_linear.md``), section "Paper Fig. 2 (right)":
 the deviation over the power-law window, the fitted exponents (Eqs. {eq}`eq-lin-powerlaw`,
 {eq}`eq-lin-continuum`) and the predicted scatter of single runs (Eq. {eq}`eq-lin-quasi`).
 """

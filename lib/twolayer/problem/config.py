@@ -13,7 +13,7 @@ form) multiplies eta by f(alpha) in every engine and theory; ``batch`` = B avera
 gradient over B fresh samples with the same eta (per sample eta / B; alpha counts samples).  The
 defaults ("constant", 1) are the paper's training and run exactly the code of before.
 
-The defaults are the caption of the paper's Fig. 1 (K = M = 2, eta = 0.1, beta = 1,
+The defaults are the caption of paper Fig. 1 (K = M = 2, eta = 0.1, beta = 1,
 sigma_J = 0.01, N = 1024, erf) with L = 1.
 """
 
