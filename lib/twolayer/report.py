@@ -146,6 +146,7 @@ def _tex_math_text(tex: str) -> str:
             out.append(c)
             i += 1
     text = re.sub(r" {2,}", " ", "".join(out)).strip()
+    text = re.sub(r"\|\s+(?=(ln|log|exp) )", "|", text)
     return re.sub(r"\b(ln|log|exp|max|min) (?=[(|\[])", r"\1", text)
 
 
