@@ -138,8 +138,8 @@ NAN = re.compile(r"(?<![\w.])[-+]?nan(?!\w)", re.IGNORECASE)
 
 
 # a figure or equation number without a chapter ("Fig. 5", "Eq. (15)") is the paper's and says so
-PAPER_FIG = re.compile(r"(?<![Pp]aper )\bFigs?\.\s+\d+(?![.\d])")
-PAPER_EQ = re.compile(r"(?<![Pp]aper )\bEqs?\.\s*\(\d+\)")
+PAPER_FIG = re.compile(r"(?<![Pp]aper\s)\bFigs?\.\s+\d+(?![.\d])")
+PAPER_EQ = re.compile(r"(?<![Pp]aper\s)\bEqs?\.\s*\(\d+\)")
 # a chapter's figures are numbered "Fig. <chapter>.<figure>" (numbered toctree, _toc.yml)
 CHAPTER_FIG = re.compile(r"Fig\. \d+\.\d+")
 # an interval of two numbers as the book prints them: "[25, 793]", "[3.9×10², 10⁶]", "[1e-3, 0.5]"

@@ -13,8 +13,11 @@ ROOT = Path(__file__).resolve().parents[1]
 CHAPTERS = sorted((ROOT / "chapters").glob("*.md"))
 MAX_CELL_LINES = 30
 MAX_LINE = 92
-#: chapters 00-06 together (the paper's reproduction), non-blank code lines
-MAX_CODE_LINES_00_06 = 1600
+#: chapters 00-06 together (the paper's reproduction), non-blank code lines.  Raised from 1600
+#: to 1750 on 2026-12-06 for the analyses the reader review asked for (the escape-time split of
+#: paper Fig. 5 (left), the tail sums of the image spectrum, ten-seed exponents with S(alpha)),
+#: 1712 lines at that commit; the next change should bring it back down, not up.
+MAX_CODE_LINES_00_06 = 1750
 IMPORTS = {"import numpy as np", "import pandas as pd", "import matplotlib.pyplot as plt", "import twolayer as tl"}
 
 
