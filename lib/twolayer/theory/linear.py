@@ -55,6 +55,7 @@ __all__ = [
     "reachable_error",
     "reachable_error_powerlaw",
     "small_eta_curve",
+    "step_schedule",
 ]
 
 
@@ -99,10 +100,12 @@ def _solve(lam, frac, trainable, eta, alpha, e0, eta2):
 
 
 @nb.njit(cache=True)
-def _recursion(lam, frac, trainable, eta, factors, record, e0, c2, N, batch, out_e, out_r, r0, t0):
+def _recursion(lam, frac, trainable, eta, factors, record, e0, c2, N, batch, out_e, out_r, r0, t0,
+               noise2=0.0):
     """The per-step recursion with the learning rate eta * factors[k] of step k: e (mean squared
     error per group) and r (mean student-teacher overlap); ``record[p]`` the steps before grid
-    point p."""
+    point p.  ``noise2`` is the label-noise variance sigma^2 that the O(eta^2) term adds to the
+    residual (chapter "Training recipes"; 0 for the paper's noiseless teacher)."""
     G = lam.shape[0]
     e = e0.copy()
     r = r0.copy()
@@ -115,7 +118,7 @@ def _recursion(lam, frac, trainable, eta, factors, record, e0, c2, N, batch, out
     for k in range(factors.shape[0]):
         a = eta * factors[k]
         a2 = c2 * factors[k] * factors[k]
-        s = 0.0
+        s = noise2
         for h in range(G):
             s += lam[h] * e[h]
         for g in range(G):
@@ -293,16 +296,33 @@ def finite_n_curve(config: Config, alpha, *, init="sampled", seeds=None, eta2: b
     return _trajectory(config, a, init, seeds, "finite-N", errs)
 
 
-def _scheduled_recursion(config, alpha, eta2):
-    """``errors_of`` of the per-step recursion under a schedule (one step of B samples at a time,
-    the learning rate of step k eta f(k B / N), as the SGD engine takes it)."""
-    grp = groups(config)
+def step_schedule(config: Config, alpha) -> tuple[np.ndarray, np.ndarray]:
+    """The steps of B samples before each grid point and the learning-rate factor f(k B / N) of
+    every step k, as the SGD engine takes them (chapter "Training recipes").
+
+    Parameters
+    ----------
+    config : the setting (its ``batch`` and ``schedule``)
+    alpha : grid of whole steps of B samples divided by N (``alpha_grid(..., batch=B)``)
+
+    Returns
+    -------
+    (record, factors): int64 steps per grid point, float64 factor per step"""
     N, Bsz = config.N, config.batch
     record = np.round(alpha * N / Bsz).astype(np.int64)
     if np.any(np.abs(alpha * N / Bsz - record) > 1e-6 * np.maximum(1.0, record)):
         raise ValueError(f"alpha must be whole steps of batch = {Bsz} samples divided by N (use alpha_grid)")
     n = int(record[-1]) if record.size else 0
-    factors = config.lr_schedule.factor(np.arange(n, dtype=np.float64) * Bsz / N)
+    return record, config.lr_schedule.factor(np.arange(n, dtype=np.float64) * Bsz / N)
+
+
+def _scheduled_recursion(config, alpha, eta2, noise2=0.0):
+    """``errors_of`` of the per-step recursion under a schedule (one step of B samples at a time,
+    the learning rate of step k eta f(k B / N), as the SGD engine takes it), with label-noise
+    variance ``noise2`` in the O(eta^2) term."""
+    grp = groups(config)
+    N, Bsz = config.N, config.batch
+    record, factors = step_schedule(config, alpha)
     c2 = config.eta**2 if eta2 else 0.0
 
     def errs(e0, r0, t0):
@@ -311,7 +331,7 @@ def _scheduled_recursion(config, alpha, eta2):
         with np.errstate(over="ignore", invalid="ignore"):
             _recursion(grp.lam, grp.frac, grp.trainable, config.eta, factors, record, np.ascontiguousarray(e0), c2,
                        float(N), float(Bsz), e, r, np.ascontiguousarray(r0, dtype=np.float64),
-                       np.ascontiguousarray(t0, dtype=np.float64))
+                       np.ascontiguousarray(t0, dtype=np.float64), noise2)
         return e, r
 
     return errs

@@ -56,31 +56,6 @@ def _overlap(config, alpha, r0, t0):
     return t0 - (t0 - r0) * np.exp(-np.outer(tau, rate))
 
 
-@nb.njit(cache=True)
-def _noisy_recursion(lam, frac, trainable, eta, factors, record, e0, c2, N, batch, noise2, out_e):
-    G = lam.shape[0]
-    e = e0.copy()
-    p = 0
-    P = record.shape[0]
-    while p < P and record[p] == 0:
-        out_e[p] = e
-        p += 1
-    for k in range(factors.shape[0]):
-        a = eta * factors[k]
-        a2 = c2 * factors[k] * factors[k]
-        s = noise2
-        for h in range(G):
-            s += lam[h] * e[h]
-        for g in range(G):
-            if trainable[g]:
-                e[g] += (-2.0 * a * lam[g] + (1.0 + 1.0 / batch) * a2 * lam[g] ** 2 / N) * e[g] / N \
-                    + a2 / batch * lam[g] * frac[g] * s / N
-        while p < P and record[p] == k + 1:
-            out_e[p] = e
-            p += 1
-    return p
-
-
 def recursion_curve(config: Config, alpha, *, init="sampled", seeds=None, eta2: bool = True) -> Trajectory:
     """The exact mean of eps_g over the inputs and the label noise of SGD at finite N, step by
     step (Eq. {eq}`eq-rec-step`): any eta, schedule, batch B and label noise sigma
@@ -99,23 +74,8 @@ def recursion_curve(config: Config, alpha, *, init="sampled", seeds=None, eta2: 
     _require(config)
     eta2 = check_bool("eta2", eta2)
     a = check_alpha(alpha, allow_zero=True)
-    grp = groups(config)
-    N, Bsz = config.N, config.batch
-    record = np.round(a * N / Bsz).astype(np.int64)
-    if np.any(np.abs(a * N / Bsz - record) > 1e-6 * np.maximum(1.0, record)):
-        raise ValueError(f"alpha must be whole steps of batch = {Bsz} samples divided by N (use alpha_grid)")
-    n = int(record[-1]) if record.size else 0
-    factors = config.lr_schedule.factor(np.arange(n, dtype=np.float64) * Bsz / N)
-    c2 = config.eta**2 if eta2 else 0.0
     noise2 = float(config.noise) ** 2 if eta2 else 0.0
-
-    def errs(e0, r0, t0):
-        e = np.empty((len(a), grp.size))
-        with np.errstate(over="ignore", invalid="ignore"):
-            _noisy_recursion(grp.lam, grp.frac, grp.trainable, config.eta, factors, record,
-                             np.ascontiguousarray(e0), c2, float(N), float(Bsz), noise2, e)
-        return e, _overlap(config, a, r0, t0)
-
+    errs = linear._scheduled_recursion(config, a, eta2, noise2)
     return linear._trajectory(config, a, init, seeds, "recursion", errs)
 
 
