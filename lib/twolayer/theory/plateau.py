@@ -41,6 +41,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from scipy import linalg as sla
 from scipy import optimize
 
 from ..gaussian.averages import covariance
@@ -470,9 +471,9 @@ def _rate(st: Setting, q, r, t, eta2: bool, method: str, budget: Budget | None, 
         # one group (lambda = 1, f = 1) stands for all: B_g = f_g B
         eta1 = st.eta * np.ones(1)
         _, _, A, B = _blocks(st, np.ones(1), eta1, eta1, *prop, eta2=False, h=h)
-        w, V = np.linalg.eig(A + B[0])
+        w = np.linalg.eigvals(A + B[0])
         i = int(np.argmax(w.real))
-        u = V[:, i]
+        u = _eigenvector(A + B[0], w[i])
         marginal = np.linalg.norm(A @ u) <= 1e-6 * max(1.0, np.abs(A).max()) * np.linalg.norm(u)
         if marginal:
             weight = float(np.sum(grp.frac * grp.lam**2 * grp.trainable))
@@ -495,6 +496,24 @@ def _rate(st: Setting, q, r, t, eta2: bool, method: str, budget: Budget | None, 
     while mu(hi) > 1.0:
         hi *= 2
     return float(optimize.brentq(lambda x: mu(x) - 1.0, lo, hi, xtol=1e-15, rtol=1e-12))
+
+
+def _eigenvector(C: np.ndarray, w: complex) -> np.ndarray:
+    """A unit eigenvector of ``C`` for its (computed) eigenvalue ``w``, by inverse iteration: three
+    solves with one LU factorisation of C - w' I, w' = w shifted by 1e-10 of C's scale so that the
+    factorisation is never exactly singular.  For the one-group matrix of K = M = 40
+    (2420 x 2420) this and ``eigvals`` take about half the time of ``np.linalg.eig``, which
+    computes every eigenvector.  For a repeated eigenvalue: a vector of its eigenspace."""
+    d = C.shape[0]
+    scale = max(1.0, float(np.abs(C).max()))
+    real = w.imag == 0.0
+    shift = (w.real if real else w) + 1e-10 * scale
+    lu = sla.lu_factor(C - shift * np.eye(d), check_finite=False)
+    x = np.ones(d) if real else np.ones(d, dtype=complex)
+    for _ in range(3):
+        x = sla.lu_solve(lu, x, check_finite=False)
+        x /= np.linalg.norm(x)
+    return x
 
 
 def predicted_escape(a_u: float, R_p: float, sigma: float | None, c_exit: float = 0.0) -> float | None:
