@@ -124,7 +124,7 @@ def test_corrector_map_equals_the_corrected_groups():
             kn.factors(s, mu, h, w.ea, w.p1a, w.p2a, w.fk, c, nchunks)
         for c in range(nchunks):
             kn.correct(qa, ra, t, s, sef, dGl, dGr, dE, Gt, h, w.q1, w.r1, w.a1, w.e1, w.X, w.p2a, w.fk, c, nchunks)
-            kn.map_groups(qa, ra, tT, s, lam, Gt, h, w.p2a, w.fk, *mp.group_arrays(), c, nchunks)
+            kn.map_groups(qa, ra, t, s, lam, Gt, h, w.p2a, w.fk, *mp.group_arrays(), c, nchunks)
         for c in range(nchunks):
             kn.map_reduce(tT, sef, lam, w.fk, *mp.arrays(), c, nchunks)
         kn.global_sums(w.q1, w.r1, lam, Q1, R1)

@@ -267,7 +267,7 @@ class _Integrator:
         dGl, dGr, dE = np.empty((K, K)), np.empty((K, M)), np.empty((K, K))
         if self.implicit:
             mp = self.map
-            th.run(kn.map_groups, w.qa, w.ra, self.tT, self.s, self.lam, Gt, h, w.p2a, w.fk, *mp.group_arrays())
+            th.run(kn.map_groups, w.qa, w.ra, self.t, self.s, self.lam, Gt, h, w.p2a, w.fk, *mp.group_arrays())
             th.run(kn.map_reduce, self.tT, self.sef, self.lam, w.fk, *mp.arrays())
         E1 = None
         for _ in range(ITER_MAX if self.implicit else 1):
