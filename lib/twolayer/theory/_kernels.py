@@ -534,10 +534,16 @@ def _gemm_g(w, x, out):
     """out[a, j] = sum_g w[a, g] x[g, j], summed over g in order (vectorised over j)."""
     K, G = w.shape
     J = x.shape[1]
+    G4 = G - G % 4
     for a in range(K):
         for j in range(J):
             out[a, j] = 0.0
-    for g in range(G):
+    for g in range(0, G4, 4):  # four groups per load and store of out (same order)
+        for a in range(K):
+            c0, c1, c2, c3 = w[a, g], w[a, g + 1], w[a, g + 2], w[a, g + 3]
+            for j in range(J):
+                out[a, j] = _acc4(out[a, j], c0, c1, c2, c3, x[g, j], x[g + 1, j], x[g + 2, j], x[g + 3, j])
+    for g in range(G4, G):
         for a in range(K):
             c = w[a, g]
             for j in range(J):
