@@ -156,24 +156,24 @@ def test_anderson_step_is_least_squares():
 @pytest.mark.parametrize("I, K", [(1, 1), (3, 5), (4, 4), (7, 9), (8, 6)])
 @pytest.mark.parametrize("add", [False, True])
 def test_blocked_products_have_the_bits_of_the_plain_loop(I, K, add):
-    """``_lmul`` / ``_xmul`` (four outputs and four terms per pass) give, bit for bit, what the
-    plain loop ``out += c[:, k] * x[k]`` over k in order gives (numpy multiplies and adds
-    separately, like the kernels), in the groups g0 <= g < g1 only, with and without a tail of
-    fewer than four rows or terms."""
+    """``_mul`` (four outputs and four terms per pass), with x[k, j] and with x[j, k], gives, bit
+    for bit, what the plain loop ``out += c[:, k] * x[k]`` over k in order gives (numpy multiplies
+    and adds separately, like the kernels), in the groups g0 <= g < g1 only, with and without a
+    tail of fewer than four rows or terms."""
     rng = np.random.default_rng(I * 10 + K)
     J, G, g0, g1 = 3, 37, 5, 30
     c = rng.standard_normal((I, K))
-    for name, x in (("_lmul", rng.standard_normal((K, J, G))), ("_xmul", rng.standard_normal((J, K, G)))):
+    for xt, x in ((False, rng.standard_normal((K, J, G))), (True, rng.standard_normal((J, K, G)))):
         start = rng.standard_normal((I, J, G))
         want = start.copy()
         acc = start[:, :, g0:g1].copy() if add else np.zeros((I, J, g1 - g0))
         for k in range(K):
-            xk = x[k, :, g0:g1] if name == "_lmul" else x[:, k, g0:g1]
+            xk = x[:, k, g0:g1] if xt else x[k, :, g0:g1]
             acc += c[:, k, None, None] * xk[None]
         want[:, :, g0:g1] = acc
         got = start.copy()
-        getattr(kn, name)(c, x, got, add, np.uint64(g0), np.uint64(g1))
-        assert np.array_equal(got, want), name
+        kn._mul(c, x, got, add, xt, np.uint64(g0), np.uint64(g1))
+        assert np.array_equal(got, want), f"xt={xt}"
 
 
 # ------------------------------------------------------------------------------------------------

@@ -172,11 +172,12 @@ def _acc4(o, c0, c1, c2, c3, x0, x1, x2, x3):
 
 
 @nb.njit(cache=True, inline="always", error_model="numpy")
-def _lmul(c, x, out, add, g0, g1):
-    """out[i, j, g] (+)= sum_k c[i, k] x[k, j, g] (k in order) for the groups g0 <= g < g1;
-    ``add`` False overwrites out."""
+def _mul(c, x, out, add, xt, g0, g1):
+    """out[i, j, g] (+)= sum_k c[i, k] x[k, j, g] (k in order) for the groups g0 <= g < g1, or
+    with x[j, k, g] for ``xt`` True; ``add`` False overwrites out.  Every call site passes ``xt``
+    and ``add`` as constants, so that the compiler drops the branches from the inlined loops."""
     I, K = c.shape
-    J = x.shape[1]
+    J = x.shape[0] if xt else x.shape[1]
     I4 = I - I % 4
     K4 = K - K % 4
     for j in range(J):
@@ -193,7 +194,10 @@ def _lmul(c, x, out, add, g0, g1):
                 d0, d1, d2, d3 = c[i + 2, k], c[i + 2, k + 1], c[i + 2, k + 2], c[i + 2, k + 3]
                 e0, e1, e2, e3 = c[i + 3, k], c[i + 3, k + 1], c[i + 3, k + 2], c[i + 3, k + 3]
                 for g in range(g0, g1):
-                    x0, x1, x2, x3 = x[k, j, g], x[k + 1, j, g], x[k + 2, j, g], x[k + 3, j, g]
+                    if xt:
+                        x0, x1, x2, x3 = x[j, k, g], x[j, k + 1, g], x[j, k + 2, g], x[j, k + 3, g]
+                    else:
+                        x0, x1, x2, x3 = x[k, j, g], x[k + 1, j, g], x[k + 2, j, g], x[k + 3, j, g]
                     out[i, j, g] = _acc4(out[i, j, g], a0, a1, a2, a3, x0, x1, x2, x3)
                     out[i + 1, j, g] = _acc4(out[i + 1, j, g], b0, b1, b2, b3, x0, x1, x2, x3)
                     out[i + 2, j, g] = _acc4(out[i + 2, j, g], d0, d1, d2, d3, x0, x1, x2, x3)
@@ -201,7 +205,7 @@ def _lmul(c, x, out, add, g0, g1):
             for k in range(K4, K):
                 a0, b0, d0, e0 = c[i, k], c[i + 1, k], c[i + 2, k], c[i + 3, k]
                 for g in range(g0, g1):
-                    x0 = x[k, j, g]
+                    x0 = x[j, k, g] if xt else x[k, j, g]
                     out[i, j, g] += a0 * x0
                     out[i + 1, j, g] += b0 * x0
                     out[i + 2, j, g] += d0 * x0
@@ -213,52 +217,7 @@ def _lmul(c, x, out, add, g0, g1):
             for k in range(K):
                 a0 = c[i, k]
                 for g in range(g0, g1):
-                    out[i, j, g] += a0 * x[k, j, g]
-
-
-@nb.njit(cache=True, inline="always", error_model="numpy")
-def _xmul(c, x, out, add, g0, g1):
-    """out[i, j, g] (+)= sum_k c[i, k] x[j, k, g] (k in order) for the groups g0 <= g < g1;
-    ``add`` False overwrites out."""
-    I, K = c.shape
-    J = x.shape[0]
-    I4 = I - I % 4
-    K4 = K - K % 4
-    for j in range(J):
-        for i in range(0, I4, 4):
-            if not add:
-                for g in range(g0, g1):
-                    out[i, j, g] = 0.0
-                    out[i + 1, j, g] = 0.0
-                    out[i + 2, j, g] = 0.0
-                    out[i + 3, j, g] = 0.0
-            for k in range(0, K4, 4):
-                a0, a1, a2, a3 = c[i, k], c[i, k + 1], c[i, k + 2], c[i, k + 3]
-                b0, b1, b2, b3 = c[i + 1, k], c[i + 1, k + 1], c[i + 1, k + 2], c[i + 1, k + 3]
-                d0, d1, d2, d3 = c[i + 2, k], c[i + 2, k + 1], c[i + 2, k + 2], c[i + 2, k + 3]
-                e0, e1, e2, e3 = c[i + 3, k], c[i + 3, k + 1], c[i + 3, k + 2], c[i + 3, k + 3]
-                for g in range(g0, g1):
-                    x0, x1, x2, x3 = x[j, k, g], x[j, k + 1, g], x[j, k + 2, g], x[j, k + 3, g]
-                    out[i, j, g] = _acc4(out[i, j, g], a0, a1, a2, a3, x0, x1, x2, x3)
-                    out[i + 1, j, g] = _acc4(out[i + 1, j, g], b0, b1, b2, b3, x0, x1, x2, x3)
-                    out[i + 2, j, g] = _acc4(out[i + 2, j, g], d0, d1, d2, d3, x0, x1, x2, x3)
-                    out[i + 3, j, g] = _acc4(out[i + 3, j, g], e0, e1, e2, e3, x0, x1, x2, x3)
-            for k in range(K4, K):
-                a0, b0, d0, e0 = c[i, k], c[i + 1, k], c[i + 2, k], c[i + 3, k]
-                for g in range(g0, g1):
-                    x0 = x[j, k, g]
-                    out[i, j, g] += a0 * x0
-                    out[i + 1, j, g] += b0 * x0
-                    out[i + 2, j, g] += d0 * x0
-                    out[i + 3, j, g] += e0 * x0
-        for i in range(I4, I):
-            if not add:
-                for g in range(g0, g1):
-                    out[i, j, g] = 0.0
-            for k in range(K):
-                a0 = c[i, k]
-                for g in range(g0, g1):
-                    out[i, j, g] += a0 * x[j, k, g]
+                    out[i, j, g] += a0 * (x[j, k, g] if xt else x[k, j, g])
 
 
 # ---------------------------------------------------------------------------------------------
@@ -286,23 +245,23 @@ class Work:
 @nb.njit(cache=True, inline="always", error_model="numpy")
 def _rot_r(V, x, out, g0, g1):
     """out[a, n, :] = sum_k V[k, a] x[k, n, :]."""
-    _lmul(V.T, x, out, False, g0, g1)
+    _mul(V.T, x, out, False, False, g0, g1)
 
 
 @nb.njit(cache=True, inline="always", error_model="numpy")
 def _rot_q(V, x, out, tmp, g0, g1):
     """out = V^T x V per group (tmp[b, k, :] = sum_l V[l, b] x[k, l, :] on the way)."""
-    _xmul(V.T, x, tmp, False, g0, g1)
-    _xmul(V.T, tmp, out, False, g0, g1)
+    _mul(V.T, x, tmp, False, True, g0, g1)
+    _mul(V.T, tmp, out, False, True, g0, g1)
 
 
 @nb.njit(cache=True, inline="always", error_model="numpy")
 def _unrot(V, rn, qn, r_out, q_out, tmp, add, g0, g1):
     """r_out (+)= V rn, q_out (+)= V qn V^T per group (tmp[l, a, :] = sum_b V[l, b] qn[a, b, :]
     on the way)."""
-    _lmul(V, rn, r_out, add, g0, g1)
-    _xmul(V, qn, tmp, False, g0, g1)
-    _xmul(V, tmp, q_out, add, g0, g1)
+    _mul(V, rn, r_out, add, False, g0, g1)
+    _mul(V, qn, tmp, False, True, g0, g1)
+    _mul(V, tmp, q_out, add, True, g0, g1)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -449,7 +408,7 @@ def predict(q, r, t, s, sef, V, Gt, Et, h, qa_out, ra_out, rt, a0, qt, e0, X, tm
     g0, g1 = chunk_range(G, chunk, nchunks)
     _rot_r(V, r, rt, g0, g1)
     _rot_q(V, q, qt, tmp, g0, g1)
-    _lmul(Gt, t, a0, False, g0, g1)  # a0[a, n] = s sum_m Gt[a, m] t[m, n]
+    _mul(Gt, t, a0, False, False, g0, g1)  # a0[a, n] = s sum_m Gt[a, m] t[m, n]
     for a in range(K):
         for n in range(M):
             for g in range(g0, g1):
@@ -484,14 +443,14 @@ def correct(qa, ra, t, s, sef, dGl, dGr, dE, Gt, h, q1, r1, a1, e1, X, p2a, fk, 
     K, M, G = ra.shape
     g0, g1 = chunk_range(G, chunk, nchunks)
     # N(u_a) - N_0(u_a), divided by h: its r part into a1, its q part into e1
-    _lmul(dGl, ra, a1, False, g0, g1)   # a1[a, n] = sum_b dGl[a, b] ra[b, n]
-    _lmul(dGr, t, a1, True, g0, g1)     #         + sum_m dGr[a, m] t[m, n]
+    _mul(dGl, ra, a1, False, False, g0, g1)   # a1[a, n] = sum_b dGl[a, b] ra[b, n]
+    _mul(dGr, t, a1, True, False, g0, g1)     #         + sum_m dGr[a, m] t[m, n]
     for a in range(K):
         for n in range(M):
             for g in range(g0, g1):
                 a1[a, n, g] *= s[g] / h
-    _lmul(dGl, qa, X, False, g0, g1)    # X[a, b] = sum_k dGl[a, k] qa[k, b]
-    _xmul(dGr, ra, X, True, g0, g1)     #         + sum_m dGr[a, m] ra[b, m]
+    _mul(dGl, qa, X, False, False, g0, g1)    # X[a, b] = sum_k dGl[a, k] qa[k, b]
+    _mul(dGr, ra, X, True, True, g0, g1)     #         + sum_m dGr[a, m] ra[b, m]
     for a in range(K):
         for b in range(K):
             c = dE[a, b]
@@ -573,8 +532,8 @@ def map_groups(qa, ra, t, s, lam, Gt, h, p2a, fk, wr, W, U, raT, qaT, Y, YT, Yt,
         for k in range(K):
             for g in range(g0, g1):
                 qaT[b, g, k] = qa[k, b, g]
-    _xmul(Gt, ra, Y, False, g0, g1)
-    _xmul(Gt, t, Yt, False, g0, g1)
+    _mul(Gt, ra, Y, False, True, g0, g1)
+    _mul(Gt, t, Yt, False, True, g0, g1)
     for a in range(K):
         for c in range(K):
             for g in range(g0, g1):

@@ -471,9 +471,10 @@ def _rate(st: Setting, q, r, t, eta2: bool, method: str, budget: Budget | None, 
         # one group (lambda = 1, f = 1) stands for all: B_g = f_g B
         eta1 = st.eta * np.ones(1)
         _, _, A, B = _blocks(st, np.ones(1), eta1, eta1, *prop, eta2=False, h=h)
-        w = np.linalg.eigvals(A + B[0])
+        C = A + B[0]
+        w = np.linalg.eigvals(C)
         i = int(np.argmax(w.real))
-        u = _eigenvector(A + B[0], w[i])
+        u = _eigenvector(C, w[i])
         marginal = np.linalg.norm(A @ u) <= 1e-6 * max(1.0, np.abs(A).max()) * np.linalg.norm(u)
         if marginal:
             weight = float(np.sum(grp.frac * grp.lam**2 * grp.trainable))
