@@ -35,10 +35,11 @@ import numpy as np
 from scipy.special import erf as _erf
 
 from ..problem.config import ACTIVATIONS, UserActivation
+from . import _vector
 from .quadrature import joint_qmc, pair_expectation, pair_moments
 from .relu import relu_delta_moments
 
-__all__ = ["ERF", "LINEAR", "RELU", "TANH", "Activation", "Code", "activation_of", "dg_of", "erf_i4", "g_of"]
+__all__ = ["ERF", "LINEAR", "RELU", "TANH", "Activation", "Code", "activation_of", "dg_of", "erf_i4", "g_dg_into", "g_of"]
 
 _2PI = 2.0 / math.pi
 _SQRT2 = math.sqrt(2.0)
@@ -94,6 +95,29 @@ def dg_of(h, code):
         t = math.tanh(h)
         return 1.0 - t * t
     return 1.0
+
+
+@nb.njit(**_vector._FLAGS)
+def g_dg_into(u, g_u, h, g_h, dg_h, m, k, code):
+    """g(u[:m]) into g_u, g(h[:k]) into g_h and g'(h[:k]) into dg_h for the built-in activation
+    ``code``: ``g_of`` and ``dg_of`` over whole layers, in loops the compiler vectorises (the
+    wide-layer step of the SGD engine, ``twolayer.engines.sgd.VECTOR_MIN_K``).  erf and its g'
+    come from the polynomial forms of ``twolayer.gaussian._vector`` (within 2 and 1 units in the
+    last place of ``math.erf`` and ``math.exp``), the other activations from ``g_of``/``dg_of``.
+    A function of its own (not inlined by numba), so its floating-point flags are its own."""
+    if code == _ERF:
+        for i in range(m):
+            g_u[i] = _vector.erf(u[i] * _INV_SQRT2)
+        for i in range(k):
+            g_h[i] = _vector.erf(h[i] * _INV_SQRT2)
+        for i in range(k):
+            dg_h[i] = _SQRT_2_OVER_PI * _vector.exp_neg(-0.5 * h[i] * h[i])
+    else:
+        for i in range(m):
+            g_u[i] = g_of(u[i], code)
+        for i in range(k):
+            g_h[i] = g_of(h[i], code)
+            dg_h[i] = dg_of(h[i], code)
 
 
 class Activation:
