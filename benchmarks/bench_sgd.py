@@ -42,6 +42,12 @@ the K = M = 40 engine run ends at the J of the NumPy ``reference_step`` on the s
 per-step path (the engine before the blocked path of K >= 2, ``sgd.BLOCK_MIN_K`` raised for the
 block) is timed in the same rounds, as the before.
 
+Shared inputs (issue #31, also with ``--wide-only``): the SGD runs of one seed and one N that a
+sweep sends to a worker as one unit, ``simulate_shared`` (the seed's inputs drawn once) against
+the same runs one by one with ``simulate``, CPU time in interleaved rounds, for the groups of
+chapters 02 (N = 256, K = M = 1 linear, four numbers of trainable coordinates) and 04 (N = 1024,
+K = M = 2 erf, six L).  Check: the same trajectories, bit for bit.
+
 Ported to the Core v2 API (twolayer 0.2): ``twolayer.sgd.simulate_seed`` -> ``twolayer.simulate``
 with ``weights=(J0, B0)`` (the seed then drives only the inputs) and ``record_weights`` for the
 final J; ``InputStream`` -> ``twolayer.data.GaussianInputs().source(cfg, seed)``;
@@ -97,11 +103,13 @@ MODES = {
         rounds=7, engine_steps=500_000, rng_calls=20_000, bulk_rows=20_000, torch_steps=2_000,
         torch_warmup=300, ref_steps=10_000, exact_steps=2048, check_alpha=(1, 2, 5, 10, 20),
         check_seeds=64, multi_alpha=200.0, multi_rounds=3, wide_rounds=7, wide_steps={512: 200_000, 7000: 20_000},
+        shared_steps={256: 100_000, 1024: 30_000},
     ),
     "quick": dict(
         rounds=5, engine_steps=100_000, rng_calls=10_000, bulk_rows=10_000, torch_steps=300,
         torch_warmup=100, ref_steps=2_000, exact_steps=512, check_alpha=(1, 2, 5),
         check_seeds=32, multi_alpha=30.0, multi_rounds=2, wide_rounds=5, wide_steps={512: 60_000, 7000: 6_000},
+        shared_steps={256: 30_000, 1024: 10_000},
     ),
 }
 
@@ -515,6 +523,55 @@ def bench_wide(p, log):
     }
 
 
+SHARED_SETTINGS = {  # groups of sweep tasks of one seed and one N, as in chapters 02 and 04
+    "02: N=256 K=M=1 linear, trainable 8/32/128/256": [
+        Config(N=256, L=256, K=1, M=1, beta=1.0, eta=0.05, sigma_J=0.01, activation="linear", trainable=n)
+        for n in (8, 32, 128, 256)],
+    "04: N=1024 K=M=2 erf, L 1/4/16/64/256/1024": [
+        Config(N=1024, L=L, K=2, M=2, beta=1.0, eta=0.1, sigma_J=0.01) for L in (1, 4, 16, 64, 256, 1024)],
+}
+
+
+def bench_shared(p, log):
+    """Sweep units (issue #31): the runs of one seed and one N with their inputs drawn once
+    (``simulate_shared``) against the same runs one by one (``simulate``), CPU time in
+    interleaved rounds; check: the same trajectories bit for bit."""
+    from twolayer.engines.sgd import simulate_shared
+
+    out = {}
+    for name, cfgs in SHARED_SETTINGS.items():
+        N = cfgs[0].N
+        alphas = [alpha_grid(p["shared_steps"][N] / N, 10, N)] * len(cfgs)
+        simulate_shared(cfgs, [alpha_grid(8 / N, 2, N)] * len(cfgs), 0)  # JIT / cache load
+        one, alone = [], []
+        for r in range(p["wide_rounds"]):
+            t = time.process_time()
+            got = simulate_shared(cfgs, alphas, 0)
+            one.append(time.process_time() - t)
+            t = time.process_time()
+            ref = [simulate(c, a, seeds=0, workers=1) for c, a in zip(cfgs, alphas)]
+            alone.append(time.process_time() - t)
+        same = all(np.array_equal(g.eps_g, f.eps_g) and np.array_equal(g.Q, f.Q) for g, f in zip(got, ref))
+        steps = p["shared_steps"][N] * len(cfgs)
+        out[name] = {"runs": len(cfgs), "N": N, "us_per_run_step_shared": statistics.median(one) / steps * 1e6,
+                     "us_per_run_step_alone": statistics.median(alone) / steps * 1e6,
+                     "speedup": statistics.median(b / a for a, b in zip(one, alone)),
+                     "speedup_min": min(b / a for a, b in zip(one, alone)),
+                     "speedup_max": max(b / a for a, b in zip(one, alone)), "identical": bool(same),
+                     "raw_shared_s": one, "raw_alone_s": alone}
+        log(f"  shared inputs, {name}: {out[name]['speedup']:.2f}x")
+    return out
+
+
+def report_shared(sh):
+    lines = ["runs of one seed and one N with shared inputs (sweep units), CPU time per run and step",
+             f"{'group':50s} {'runs':>4s} {'shared us':>10s} {'alone us':>9s} {'speed-up':>9s} {'[min, max]':>13s} same bits"]
+    for name, r in sh.items():
+        lines.append(f"{name:50s} {r['runs']:4d} {r['us_per_run_step_shared']:10.3f} {r['us_per_run_step_alone']:9.3f} "
+                     f"{r['speedup']:9.2f} [{r['speedup_min']:.2f}, {r['speedup_max']:.2f}] {r['identical']}")
+    return "\n".join(lines)
+
+
 def report_wide(w):
     lines = [f"wide layers (issue #31): erf, one thread; measured {w['fma_gflops']['cpu']:.1f} G multiply-adds/s "
              f"(blocked kernel, L1; CPU time), {w['normal_ns']['cpu']:.2f} ns per normal draw",
@@ -627,7 +684,8 @@ def main(argv=None):
     ap.add_argument("--quick", action="store_true", help="fewer steps (< 60 s)")
     ap.add_argument("--json", metavar="PATH", help="write all numbers to this JSON file")
     ap.add_argument("-q", "--silent", action="store_true", help="no progress lines")
-    ap.add_argument("--wide-only", action="store_true", help="only the wide-layer timings (issue #31)")
+    ap.add_argument("--wide-only", action="store_true",
+                    help="only the wide-layer timings and the shared inputs of sweep units (issue #31)")
     args = ap.parse_args(argv)
     mode = "quick" if args.quick else "full"
     p = MODES[mode]
@@ -651,6 +709,7 @@ def main(argv=None):
         for L in (1, 1024):
             res["runs"].append(bench_L(L, p, log))
     res["wide"] = bench_wide(p, log)
+    res["shared"] = bench_shared(p, log)
     res["loadavg_start"] = list(load_start)
     res["loadavg_end"] = list(os.getloadavg())
     res["total_s"] = time.perf_counter() - t_start
@@ -662,6 +721,7 @@ def main(argv=None):
             if name == "statistical":
                 oks.append(c["control_rejected"])
     oks.append(res["wide"]["check_reference"]["ok"])
+    oks.extend(r["identical"] for r in res["shared"].values())
     res["checks_ok"] = bool(all(oks))
     res["wide_targets_met_cpu_time"] = {f"N={r['N']} K=M={r['K']}": r["cpu"]["ratio_to_K1"] <= r["target_ratio"]
                                         for r in res["wide"]["settings"] if r["target_ratio"]}
@@ -688,6 +748,8 @@ def main(argv=None):
         print()
     print(report_wide(res["wide"]))
     print(f"wide-layer targets met (CPU time): {res['wide_targets_met_cpu_time']}")
+    print()
+    print(report_shared(res["shared"]))
     return finish(res, args.json, load_start)
 
 

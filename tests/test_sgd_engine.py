@@ -11,6 +11,8 @@ from twolayer.state import init_weights
 from twolayer.data import rng as fastrng
 from twolayer.data.inputs import GaussianInputs, normal_keys
 from twolayer.engines.reference import reference_step
+from twolayer.engines.sgd import shared_rows, simulate_shared
+from twolayer import alpha_grid
 
 
 @pytest.mark.parametrize(
@@ -112,12 +114,15 @@ def test_fast_engine_options_match_numpy_reference(name):
         dict(activation="erf", K=5, M=6),  # four-row blocks of the blocked path and a remainder row
         dict(activation="relu", K=9, M=4, train_readout=True, noise=0.2, trainable=150, L=8),
         dict(activation="tanh", K=4, M=1, student_readout=(1.0, 0.5, 0.2, 0.1)),
+        dict(activation="erf", K=17, M=20, readout="sqrt"),  # wide: the layer-at-once activations
+        dict(activation="relu", K=16, M=3, train_readout=True, noise=0.2, trainable=150, L=8),
     ],
 )
 def test_blocked_path_matches_numpy_reference(kw):
     """K >= 2 runs the blocked path (``sgd._run_gaussian_blocked``: blocks of steps with a delayed
     update); with 331 steps and N = 256 blocks are cut by the weight check every N steps and by
-    the end of the run, so short blocks run too."""
+    the end of the run, so short blocks run too.  From ``sgd.VECTOR_MIN_K`` students g and g' of a
+    layer are evaluated at once (erf and exp as polynomials within 2 ulp): the same tolerance."""
     steps, seed = 331, 4
     cfg = Config(**{"N": 256, "L": 16, "eta": 0.1, "sigma_J": 0.3, **kw})
     J, B = init_weights(cfg, seed)
@@ -134,3 +139,50 @@ def test_blocked_path_matches_numpy_reference(kw):
         assert np.max(np.abs(tr.v[0, -1] - v_ref)) < 1e-10 * np.max(np.abs(v_ref))
     if cfg.trainable is not None:
         assert np.array_equal(J_fast[:, cfg.trainable:], J[:, cfg.trainable:])
+
+
+def test_shared_inputs_give_the_bits_of_single_runs():
+    """``simulate_shared``: six configurations of one seed and N (the per-step path of K = 1, the
+    blocked path with blocks of 4 and 8, the wide path of K >= 16, label noise, a trained
+    readout, fewer trainable coordinates, several L) replay one buffer of z; grids of
+    different lengths, off multiples of 8, across several buffers (N = 256: 512 steps each).
+    Each trajectory and its weights are ``simulate``'s of the run alone, bit for bit."""
+    base = Config(N=256, L=16, K=2, M=2, beta=1.0, eta=0.1, sigma_J=0.01)
+    cfgs = [base, base.replace(K=1, M=1, activation="linear", L=256),
+            base.replace(K=5, M=3, activation="relu", noise=0.1, L=8), base.replace(K=17, M=20, readout="sqrt"),
+            base.replace(trainable=100, K=3), base.replace(train_readout=True, K=9, M=4, activation="tanh")]
+    alphas = [alpha_grid(a, 7, 256) for a in (3.1, 5.0, 2.2, 4.0, 6.3, 1.7)]
+    assert shared_rows(256) == 512 and max(a[-1] for a in alphas) * 256 > 3 * 512
+    got = simulate_shared(cfgs, alphas, seed=3, record_weights=True)
+    for c, a, tr in zip(cfgs, alphas, got):
+        ref = simulate(c, a, seeds=3, record_weights=True, workers=1)
+        for name in ("alpha", "eps_g", "Q", "R", "T"):
+            assert np.array_equal(getattr(tr, name), getattr(ref, name)), (c, name)
+        assert np.array_equal(tr.info["J"], ref.info["J"])
+        assert (ref.v is None and tr.v is None) or np.array_equal(tr.v, ref.v)
+
+
+def test_replayed_inputs_keep_the_bits_across_chunks_buffers_and_threads():
+    """N = 1000, K = 4, seed 2, 3100 steps: chunks of 1538 steps, buffers of 520, and at step 840
+    a ziggurat tail draw that rounds differently unless drawn with the kernels' flags
+    (``sgd._draw_inputs``).  One seed on two threads (draws on one, steps on the other), the
+    shared path and the plain loop give the same weights, bit for bit."""
+    cfg = Config(N=1000, L=10, K=4, M=4, beta=1.0, eta=0.1, sigma_J=0.01)
+    a = alpha_grid(3.1, 5, 1000)
+    ref = simulate(cfg, a, seeds=2, workers=1, record_weights=True)
+    two = simulate(cfg, a, seeds=2, workers=2, record_weights=True)
+    (shared,) = simulate_shared([cfg], [a], 2, record_weights=True)
+    for tr in (two, shared):
+        assert np.array_equal(tr.info["J"], ref.info["J"]) and np.array_equal(tr.eps_g, ref.eps_g)
+
+
+@pytest.mark.parametrize("bad, match", [
+    (dict(cfgs=[Config(N=64, L=4), Config(N=32, L=4)]), "share N"),
+    (dict(cfgs=[Config(N=64, L=4, schedule="cosine:10")]), "default recipe"),
+    (dict(cfgs=[Config(N=64, L=4)], alphas=[]), "one grid per configuration"),
+])
+def test_shared_runs_reject_what_they_cannot_share(bad, match):
+    cfgs = bad["cfgs"]
+    alphas = bad.get("alphas", [np.array([1.0])] * len(cfgs))
+    with pytest.raises(ValueError, match=match):
+        simulate_shared(cfgs, alphas, 0)

@@ -81,6 +81,36 @@ def test_local_cluster_equals_serial_bit_for_bit(serial, client, tmp_path):
     assert tr.eps_g.shape == (2, n_alpha) and np.all(np.isfinite(tr.eps_g)) and np.all(tr.eps_g >= 0)
 
 
+def test_sgd_tasks_sharing_their_inputs_equal_single_runs(serial):
+    """The SGD tasks of one seed run as one unit (``units``, ``simulate_shared``); each trajectory
+    is ``simulate`` of its task alone, bit for bit."""
+    from twolayer import simulate
+
+    for t in serial.tasks:
+        if t.method == "sgd":
+            ref = simulate(t.config, np.array(t.alpha), seeds=t.seed, workers=1)
+            got = serial.trajectories[t.key]
+            for name in ("eps_g", "Q", "R", "T"):
+                assert np.array_equal(getattr(got, name), getattr(ref, name)), (t.config, name)
+
+
+def test_units_group_sgd_tasks_by_seed_and_n():
+    from twolayer.sweeps import Task, units
+
+    a = (1.0, 2.0)
+    sgd = [Task(c, s, "sgd", a) for s in (0, 1) for c in _grid()]
+    other = [Task(BASE.replace(N=64), 0, "sgd", a), Task(BASE, 0, "ode", a),
+             Task(BASE.replace(schedule="cosine:10"), 0, "sgd", a)]
+    got = units(sgd + other, 2)
+    assert [len(u) for u in got] == [4, 4, 1, 1, 1]  # (32, 0), (32, 1), (64, 0), the ODE, the schedule
+    assert {t.seed for t in got[0]} == {0} and {t.seed for t in got[1]} == {1}
+    assert sorted(t.key for u in got for t in u) == sorted(t.key for t in sgd + other)
+    # one seed on two processes: the group is halved rather than leave a core idle
+    assert [len(u) for u in units(sgd[:4], 2)] == [2, 2]
+    assert [len(u) for u in units(sgd[:4], 1)] == [4]
+    assert [len(u) for u in units(sgd[:3], 8)] == [1, 1, 1]
+
+
 def test_a_lone_ode_task_uses_the_idle_cores_with_the_same_bits(client, tmp_path):
     """One ODE task on the two-worker cluster gets both cores (threads over its groups); the
     result is the serial, single-thread one bit for bit."""

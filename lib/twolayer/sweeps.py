@@ -14,7 +14,10 @@ Ctrl-C stops a sweep at once: its futures are cancelled and a local cluster of i
 (its worker processes ignore SIGINT: the main process stops them).
 ``STORE/results.csv`` is the tidy table: one row per configuration, seed and alpha, with every
 configuration field as a column.  Results are the same bit for bit whatever the executor and the
-number of workers: every random draw is decided by the seed, and each task runs alone.
+number of workers: every random draw is decided by the seed, and each task computes what it
+would alone.  The SGD tasks of one seed and one N go to the workers as one unit (``units``):
+they see the same inputs, which ``simulate_shared`` draws once for all of them (the draws are
+most of a step at small K; the trajectories are those of the tasks run one by one, bit for bit).
 """
 
 from __future__ import annotations
@@ -38,7 +41,7 @@ from pathlib import Path
 import numpy as np
 
 from ._version import __version__
-from .engines.sgd import simulate
+from .engines.sgd import simulate, simulate_shared
 from .experiments.agreement import alpha_grids, paired_results
 from .io import (
     atomic_write,
@@ -63,7 +66,8 @@ from .problem.trajectory import Trajectory, alpha_grid
 from .state.setting import resolve
 from .theory.ode import solve_ode
 
-__all__ = ["SweepResult", "Task", "connect", "grid_from_strings", "make_grid", "paired_sweep", "run_task", "sweep"]
+__all__ = ["SweepResult", "Task", "connect", "grid_from_strings", "make_grid", "paired_sweep", "run_task", "run_tasks",
+           "sweep"]
 
 #: Config fields written as columns of results.csv (the spectrum, if any, is named by its hash).
 COLUMNS = ("N", "L", "K", "M", "beta", "eta", "sigma_J", "activation", "readout", "trainable", "train_readout",
@@ -163,6 +167,41 @@ def run_task(task: Task) -> bytes:
     else:
         traj = solve_ode(task.config, alpha, seeds=(task.seed,), workers=task.threads, **settings)
     return trajectory_bytes(traj, extra={"key": task.key, "seed": task.seed})
+
+
+def run_tasks(tasks) -> list[bytes]:
+    """Compute a unit of tasks (``units``): one task (``run_task``), or SGD tasks of one seed and
+    one N together, the seed's inputs drawn once for all (``simulate_shared``: the same bits as
+    one by one).  Returns their .npz bytes in order."""
+    tasks = tuple(tasks)
+    if len(tasks) == 1:
+        return [run_task(tasks[0])]
+    trajs = simulate_shared([t.config for t in tasks], [np.array(t.alpha) for t in tasks], tasks[0].seed)
+    return [trajectory_bytes(tr, extra={"key": t.key, "seed": t.seed}) for t, tr in zip(tasks, trajs)]
+
+
+def _shares_inputs(task: Task) -> bool:
+    return task.method == "sgd" and task.config.default_recipe and resolve(task.config).activation.code >= 0
+
+
+def units(tasks, slots: int) -> list[tuple]:
+    """The tasks in units of work (``run_tasks``): the SGD tasks that can share their inputs
+    (default recipe, built-in activation) grouped by (N, seed), every other task alone.  With
+    fewer units than ``slots`` (the processes that run them at once) the largest group is halved
+    until there are as many, so that no core idles for the sake of sharing."""
+    groups: dict = {}
+    alone = []
+    for t in tasks:
+        if _shares_inputs(t):
+            groups.setdefault((t.config.N, t.seed), []).append(t)
+        else:
+            alone.append((t,))
+    out = [tuple(g) for g in groups.values()]
+    while len(out) + len(alone) < slots and any(len(g) > 1 for g in out):
+        i = max(range(len(out)), key=lambda j: len(out[j]))
+        g = out.pop(i)
+        out[i:i] = [g[: len(g) // 2], g[len(g) // 2:]]
+    return out + alone
 
 
 @dataclass
@@ -357,19 +396,22 @@ def sweep(grid, *, seeds=(0,), method: str = "sgd", store=None, scheduler=None, 
                 except ValueError as e:  # corrupt, changed or of an older version: computed again
                     warnings.warn(f"sweep store: {one_line(e)}; computing the task again", stacklevel=2)
     missing = [t for t in tasks if t.key not in done]
-    # fewer tasks than worker processes on this machine: each ODE task shares its steps among the
+    # SGD tasks of one seed and one N run as one unit, drawing their inputs once
+    work = units(missing, _slots(scheduler, workers))
+    # fewer units than worker processes on this machine: each ODE task shares its steps among the
     # idle cores (results are the same for any number of threads)
-    threads = _threads_per_task(len(missing), scheduler, workers)
-    missing = [dataclasses.replace(t, threads=threads) for t in missing]
+    threads = _threads_per_task(len(work), scheduler, workers)
+    work = [tuple(dataclasses.replace(t, threads=threads) for t in u) for u in work]
     bar = make_progress(progress, len(tasks), "sweep tasks", unit="task")
     bar.update(len(tasks) - len(missing))
     dashboard = None
     try:
-        if missing and scheduler == "synchronous":
-            for t in missing:
-                _store(t, run_task(t), root, done)
-                bar.update(1)
-        elif missing:
+        if work and scheduler == "synchronous":
+            for u in work:
+                for t, payload in zip(u, run_tasks(u)):
+                    _store(t, payload, root, done)
+                bar.update(len(u))
+        elif work:
             from dask.distributed import as_completed
 
             client, owned, dashboard = _client(scheduler, workers)
@@ -377,10 +419,12 @@ def sweep(grid, *, seeds=(0,), method: str = "sgd", store=None, scheduler=None, 
             try:
                 if dashboard and progress:
                     print(f"Dask dashboard: {dashboard}", file=sys.stderr)
-                futures = {client.submit(run_task, t, key=f"twolayer-{t.key}", pure=False): t for t in missing}
+                futures = {client.submit(run_tasks, u, key=f"twolayer-{u[0].key}-{len(u)}", pure=False): u
+                           for u in work}
                 for fut in as_completed(futures):
-                    _store(futures[fut], fut.result(), root, done)
-                    bar.update(1)
+                    for t, payload in zip(futures[fut], fut.result()):
+                        _store(t, payload, root, done)
+                    bar.update(len(futures[fut]))
             except BaseException:  # Ctrl-C or a task's error: a shared cluster stops working for this sweep
                 if not owned and futures:
                     try:
@@ -399,6 +443,17 @@ def sweep(grid, *, seeds=(0,), method: str = "sgd", store=None, scheduler=None, 
         atomic_write(table_path, _table(tasks, done))
     return SweepResult(tasks=tasks, trajectories=done, n_computed=len(missing), n_cached=len(tasks) - len(missing),
                        store=root, table_path=table_path, dashboard=dashboard, configs=configs)
+
+
+def _slots(scheduler, workers) -> int:
+    """How many units run at once: 1 synchronously; the worker processes of a local cluster (or
+    of a client's cluster); on a scheduler given by its address, unknown here: this machine's
+    cores."""
+    if scheduler == "synchronous":
+        return 1
+    if scheduler is not None and not isinstance(scheduler, str):
+        return max(1, len(scheduler.nthreads()))
+    return workers or os.cpu_count() or 1
 
 
 def _threads_per_task(n_tasks: int, scheduler, workers) -> int:

@@ -18,7 +18,13 @@ about 1e-15 relative; the speed-ups are in benchmarks/README.md).  Its dot produ
 vector width decides their summation order), so two CPUs agree to round-off, not bit for bit;
 the same CPU gives the same bits for any number of threads.  Seeds run in parallel threads (the
 loop releases the GIL), in chunks of ~0.05 s, so that progress ticks on alpha and Ctrl-C stops
-the run within a fraction of a second.
+the run within a fraction of a second.  Drawing the input is most of a step at small K, and it
+does not depend on the weights: a seed alone on two cores draws its inputs on one thread while
+it steps on the other (``_run_seed_pipelined``), and ``simulate_shared`` runs several
+configurations of one seed on inputs drawn once (the sweeps' units).  Both replay the draws from
+a buffer and stop only where a block ends anyway, so they give the same bits as the plain loop.
+From ``VECTOR_MIN_K`` students the step evaluates the activations of a layer at once
+(``gaussian.activations.g_dg_into``).
 
 Divergence follows the package's one rule (``twolayer.problem.divergence``: eps_g at a grid point
 above 1e4 times max(1, its start)); inside a chunk the loop stops early on a squared output error
@@ -29,6 +35,7 @@ from __future__ import annotations
 
 import math
 import os
+import queue
 import threading
 from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
 
@@ -37,7 +44,7 @@ import numpy as np
 
 from ..data import rng as fastrng
 from ..data.inputs import GaussianInputs, GaussianSource, RowSource, normal_keys
-from ..gaussian.activations import dg_of, g_of
+from ..gaussian.activations import dg_of, g_dg_into, g_of
 from ..problem.checks import check_bool, check_int, check_seeds, check_steps
 from ..problem.config import Config
 from ..problem.divergence import check_curve, diverged
@@ -50,7 +57,7 @@ from ..state.setting import resolve
 from ..state.weights import check_weights_shape, init_weights, overlaps
 from .reference import reference_step
 
-__all__ = ["simulate"]
+__all__ = ["simulate", "simulate_shared"]
 
 _FM = {"reassoc", "contract", "nsz", "arcp"}
 
@@ -101,6 +108,14 @@ def _step(J, B, v, vT, x, hs, gs, eta_n, inv_sqrt_n, act, n_train, eta_v_n, xi):
 # ---------------------------------------------------------------------------------------------
 #: The smallest K that takes the blocked path (``_run_gaussian_blocked``).
 BLOCK_MIN_K = 2
+
+
+#: From this many students the blocked step evaluates g and g' of a whole layer at once
+#: (``twolayer.gaussian.activations.g_dg_into``: vectorised loops, erf and exp as polynomials)
+#: instead of calling the C library unit by unit.  At K = M = 40, N = 512 the calls took 0.63 us
+#: of a 4.5 us step; at K = M <= 8 the activations cost a few per cent of a step, and the runs
+#: keep the bits of the C library's erf (benchmarks/README.md).
+VECTOR_MIN_K = 16
 
 
 def block_steps(K: int) -> int:
@@ -334,7 +349,7 @@ def _rank_update(J, C, X, T, n):
 
 
 @nb.njit(inline="always", fastmath=_FM)
-def _block(J, B, v, vT, X, T, xis, eta_n, inv_sqrt_n, act, n_train, eta_v_n, lim2, H, Y, G, C, hs, gs):
+def _block(J, B, v, vT, X, T, xis, eta_n, inv_sqrt_n, act, n_train, eta_v_n, lim2, H, Y, G, C, hs, gs, W):
     """T steps of ``_step`` on the inputs X[:T] (noise xis[:T]) with one pass over J and B for
     the products and one for the update (a delayed update).  Since J after u < s steps of the
     block is J + sum_u C[:, u] X[u, :n_train], the student pre-activation of step s is
@@ -350,20 +365,39 @@ def _block(J, B, v, vT, X, T, xis, eta_n, inv_sqrt_n, act, n_train, eta_v_n, lim
     _dots(J, 0, K, X, 0, T, J.shape[1], H)
     _gram(X, T, n_train, G)
     for s in range(T):
-        y = xis[s]
-        for m in range(M):
-            y += vT[m] * g_of(Y[m, s] * inv_sqrt_n, act)
-        sig = 0.0
-        for k in range(K):
-            h = H[k, s]
-            for u in range(s):
-                h += C[k, u] * G[u, s]
-            hs[k] = h * inv_sqrt_n
-            gs[k] = g_of(hs[k], act)
-            sig += v[k] * gs[k]
-        err = y - sig
-        for k in range(K):
-            C[k, s] = eta_n * v[k] * dg_of(hs[k], act) * err
+        if K >= VECTOR_MIN_K:  # the activations of all units at once (W: scratch rows)
+            for m in range(M):
+                W[0, m] = Y[m, s] * inv_sqrt_n
+            for k in range(K):
+                h = H[k, s]
+                for u in range(s):
+                    h += C[k, u] * G[u, s]
+                hs[k] = h * inv_sqrt_n
+            g_dg_into(W[0], W[1], hs, gs, W[2], M, K, act)
+            y = xis[s]
+            for m in range(M):
+                y += vT[m] * W[1, m]
+            sig = 0.0
+            for k in range(K):
+                sig += v[k] * gs[k]
+            err = y - sig
+            for k in range(K):
+                C[k, s] = eta_n * v[k] * W[2, k] * err
+        else:
+            y = xis[s]
+            for m in range(M):
+                y += vT[m] * g_of(Y[m, s] * inv_sqrt_n, act)
+            sig = 0.0
+            for k in range(K):
+                h = H[k, s]
+                for u in range(s):
+                    h += C[k, u] * G[u, s]
+                hs[k] = h * inv_sqrt_n
+                gs[k] = g_of(hs[k], act)
+                sig += v[k] * gs[k]
+            err = y - sig
+            for k in range(K):
+                C[k, s] = eta_n * v[k] * dg_of(hs[k], act) * err
         if eta_v_n != 0.0:
             for k in range(K):
                 v[k] += eta_v_n * gs[k] * err
@@ -386,12 +420,13 @@ def _max_abs(J):
 
 @nb.njit(nogil=True, cache=True, fastmath=_FM)
 def _run_gaussian_blocked(J, B, v, vT, sqrt_lam, n_steps, eta, eta_v, act, n_train, ctr, noise, nctr,
-                          lim2, wlim, check_every, step0, TB):
+                          lim2, wlim, check_every, step0, Z, z0, TB):
     """``_run_gaussian`` in blocks of ``TB`` steps (``_block``; ``TB = block_steps(K)``).  The inputs of a block
     are drawn first, in the stream's order, so the draws are the same.  Blocks end at multiples
     of TB and of check_every counted from the start of the run (so the weight check
     sees the same steps, and the split does not depend on how the run is chunked, except
-    where a chunk ends inside a block, e.g. at a grid point off a multiple of TB)."""
+    where a chunk ends inside a block, e.g. at a grid point off a multiple of TB).  ``Z``, ``z0``:
+    see ``_run_gaussian``."""
     N = J.shape[1]
     inv = 1.0 / math.sqrt(N)
     K = J.shape[0]
@@ -404,6 +439,7 @@ def _run_gaussian_blocked(J, B, v, vT, sqrt_lam, n_steps, eta, eta_v, act, n_tra
     Y = np.empty((M, TB))
     G = np.empty((TB, TB))
     C = np.empty((K, TB))
+    W = np.empty((3, max(K, M)))
     words = np.empty(N, dtype=np.uint64)
     miss = np.empty(N, dtype=np.int64)
     nz = np.empty(1)
@@ -414,17 +450,22 @@ def _run_gaussian_blocked(J, B, v, vT, sqrt_lam, n_steps, eta, eta_v, act, n_tra
         pos = step0 + s
         T = min(TB - pos % TB, check_every - pos % check_every, n_steps - s)
         for i in range(T):
-            c1, c2 = fastrng.fill_normal(X[i], ctr[0], ctr[1], ctr[2], ctr[3], fastrng.KN, fastrng.WN, fastrng.FN, words, miss)
-            ctr[1] = c1
-            ctr[3] = c2
-            for c in range(N):
-                X[i, c] *= sqrt_lam[c]
+            if Z.shape[0]:  # the seed's z of this step, drawn once for several runs
+                for c in range(N):
+                    X[i, c] = Z[pos + i - z0, c] * sqrt_lam[c]
+            else:
+                c1, c2 = fastrng.fill_normal(X[i], ctr[0], ctr[1], ctr[2], ctr[3], fastrng.KN, fastrng.WN, fastrng.FN,
+                                             words, miss)
+                ctr[1] = c1
+                ctr[3] = c2
+                for c in range(N):
+                    X[i, c] *= sqrt_lam[c]
             if noise != 0.0:
                 d1, d2 = fastrng.fill_normal(nz, nctr[0], nctr[1], nctr[2], nctr[3], fastrng.KN, fastrng.WN, fastrng.FN, nwords, nmiss)
                 nctr[1] = d1
                 nctr[3] = d2
                 xis[i] = noise * nz[0]
-        done, status = _block(J, B, v, vT, X, T, xis, eta * inv, inv, act, n_train, eta_v / N, lim2, H, Y, G, C, hs, gs)
+        done, status = _block(J, B, v, vT, X, T, xis, eta * inv, inv, act, n_train, eta_v / N, lim2, H, Y, G, C, hs, gs, W)
         if status:
             return s + done, status
         s += T
@@ -436,9 +477,11 @@ def _run_gaussian_blocked(J, B, v, vT, sqrt_lam, n_steps, eta, eta_v, act, n_tra
 
 @nb.njit(nogil=True, cache=True, fastmath=_FM)
 def _run_gaussian(J, B, v, vT, sqrt_lam, n_steps, eta, eta_v, act, n_train, ctr, noise, nctr,
-                  lim2, wlim, check_every, step0):
+                  lim2, wlim, check_every, step0, Z, z0):
     """``n_steps`` steps on fresh inputs x = sqrt(lambda) z.  ``ctr`` = [key, counter, key2,
     counter2] of the input stream (updated in place), ``nctr`` the same for the noise stream.
+    ``Z``: empty (0 rows), or the seed's z of steps z0, z0 + 1, ... drawn beforehand (rows of
+    ``rng.standard_normal``: the same numbers the stream gives; ``ctr`` is then left alone).
     Returns (steps done, status): status 0 ok, 1 output error exploded, 2 weights exploded."""
     N = J.shape[1]
     inv = 1.0 / math.sqrt(N)
@@ -452,11 +495,16 @@ def _run_gaussian(J, B, v, vT, sqrt_lam, n_steps, eta, eta_v, act, n_train, ctr,
     nwords = np.empty(1, dtype=np.uint64)
     nmiss = np.empty(1, dtype=np.int64)
     for s in range(n_steps):
-        c1, c2 = fastrng.fill_normal(z, ctr[0], ctr[1], ctr[2], ctr[3], fastrng.KN, fastrng.WN, fastrng.FN, words, miss)
-        ctr[1] = c1
-        ctr[3] = c2
-        for c in range(N):
-            z[c] *= sqrt_lam[c]
+        if Z.shape[0]:
+            for c in range(N):
+                z[c] = Z[step0 + s - z0, c] * sqrt_lam[c]
+        else:
+            c1, c2 = fastrng.fill_normal(z, ctr[0], ctr[1], ctr[2], ctr[3], fastrng.KN, fastrng.WN, fastrng.FN,
+                                         words, miss)
+            ctr[1] = c1
+            ctr[3] = c2
+            for c in range(N):
+                z[c] *= sqrt_lam[c]
         xi = 0.0
         if noise != 0.0:
             d1, d2 = fastrng.fill_normal(nz, nctr[0], nctr[1], nctr[2], nctr[3], fastrng.KN, fastrng.WN, fastrng.FN, nwords, nmiss)
@@ -575,6 +623,25 @@ def _run_gaussian_recipe(J, B, v, vT, sqrt_lam, n_steps, eta, eta_v, act, n_trai
     return n_steps, 0
 
 
+@nb.njit(nogil=True, cache=True, fastmath=_FM)
+def _draw_inputs(Z, ctr):
+    """Fill the rows of Z with the z of as many steps from the stream state ``ctr`` (updated in
+    place), as the kernels draw them: compiled with the kernels' flags, since the ziggurat's
+    rare tail and wedge draws (``rng._normal_slow``) round differently without them."""
+    N = Z.shape[1]
+    words = np.empty(N, dtype=np.uint64)
+    miss = np.empty(N, dtype=np.int64)
+    for r in range(Z.shape[0]):
+        c1, c2 = fastrng.fill_normal(Z[r], ctr[0], ctr[1], ctr[2], ctr[3], fastrng.KN, fastrng.WN, fastrng.FN,
+                                     words, miss)
+        ctr[1] = c1
+        ctr[3] = c2
+
+
+#: No replayed inputs (``_SeedRun.advance``): the kernels draw their own.
+_NO_Z = np.empty((0, 1))
+
+
 def _state(keys):
     return np.array([keys[0], 0, keys[1], 0], dtype=np.uint64)
 
@@ -586,96 +653,202 @@ class _Cancelled(Exception):
     pass
 
 
+class _SeedRun:
+    """One seed of one configuration, advanced chunk by chunk: ``stop()`` is the end of the next
+    chunk (about 0.05 s of steps, cut at the grid points), ``advance(n)`` runs n steps of it and
+    records at the grid point it reaches.  ``_run_seed`` runs one alone; ``simulate_shared``
+    advances several that share their inputs, replaying the seed's z from one buffer (``Z``)."""
+
+    def __init__(self, config: Config, seed: int, steps: np.ndarray, spec, weights, record_weights: bool, tick):
+        self.config, self.steps, self.record_weights, self.tick = config, steps, record_weights, tick
+        self.setting = resolve(config)
+        self.act = self.setting.activation
+        if weights is None:
+            J, B = init_weights(config, seed)
+        else:
+            J, B = weights
+        self.J = np.array(J, dtype=np.float64, order="C", copy=True)
+        self.B = np.array(B, dtype=np.float64, order="C", copy=True)
+        self.v = config.student_weights.copy()
+        self.vT = config.teacher_weights
+        self.lam = np.ascontiguousarray(coordinate_eigenvalues(config))
+        N, K, M = config.N, config.K, config.M
+        self.src = spec.source(config, seed)
+        self.noise_state = _state(normal_keys(seed, "noise"))
+        P = steps.shape[0]
+        self.Qs, self.Rs, self.Ts = np.empty((P, K, K)), np.empty((P, K, M)), np.empty((P, M, M))
+        self.vs = np.empty((P, K))
+        self.Js = np.empty((P, K, N)) if record_weights else None
+        Q0, R0, T0 = overlaps(self.J, self.B, self.lam)
+        self.eps0 = float(self.setting.eps_g(Q0, R0, T0, self.v))
+        self.lim2 = ERR2_GROWTH * max(1.0, 2.0 * self.eps0)
+        self.wlim = WEIGHT_GROWTH * max(1.0, float(np.abs(self.J).max(initial=0.0)),
+                                        float(np.abs(self.B).max(initial=0.0)))
+        per_step = 1.5e-9 * (3 * N + (2 * K + M) * N) + 1e-8
+        self.chunk = max(1, int(CHUNK_SECONDS / per_step))
+        self.recipe = not config.default_recipe
+        if self.recipe:
+            self.chunk = max(config.batch, self.chunk - self.chunk % config.batch)  # whole mini-batches
+        if self.act.code < 0:
+            self.chunk = max(1, min(self.chunk, 2000))
+        self.done = 0        # steps done
+        self.p = 0           # the next grid point
+        self.chunk_end = 0   # the end of the current chunk (a later call may stop short of it)
+
+    @property
+    def finished(self) -> bool:
+        return self.p >= self.steps.shape[0]
+
+    def stop(self) -> int:
+        """The step at which the current chunk ends."""
+        if self.done >= self.chunk_end:
+            self.chunk_end = int(min(self.done + self.chunk, self.steps[self.p]))
+        return self.chunk_end
+
+    def advance(self, n: int, Z=_NO_Z, z0: int = 0) -> None:
+        """Run n steps (at most to ``stop()``); with ``Z``, the z of steps z0, z0 + 1, ... come
+        from its rows instead of the stream."""
+        config, act, J, B, v, vT, N = self.config, self.act, self.J, self.B, self.v, self.vT, self.config.N
+        src, noise_state, done = self.src, self.noise_state, self.done
+        status = 0
+        if act.code < 0:  # a user activation: the NumPy step
+            X = src.draw(n)
+            for s in range(n):
+                xi = 0.0
+                if config.noise:
+                    z, c = fastrng.standard_normal((int(noise_state[0]), int(noise_state[2])), 1, 1,
+                                                   (int(noise_state[1]), int(noise_state[3])))
+                    noise_state[1], noise_state[3] = c
+                    xi = float(z[0, 0])
+                reference_step(J, B, X[s], config, v=v, xi=xi)
+                if not np.all(np.isfinite(J)) or np.abs(J).max() > self.wlim:
+                    n_done, status = s + 1, 2
+                    break
+            else:
+                n_done = n
+        elif self.recipe:  # a schedule or mini-batches (Gaussian inputs, checked by ``simulate``)
+            Bsz = config.batch
+            code, p0, p1, p2 = config.lr_schedule.scalars
+            st = np.array([src.keys[0], src.counters[0], src.keys[1], src.counters[1]], dtype=np.uint64)
+            n_b, status = _run_gaussian_recipe(J, B, v, vT, src.sqrt_lam, n // Bsz, config.eta, config.eta_v,
+                                               int(act.code), config.n_trainable, st, config.noise, noise_state,
+                                               self.lim2, self.wlim, N, done // Bsz, Bsz, code, p0, p1, p2)
+            n_done = int(n_b) * Bsz
+            src.counters = (int(st[1]), int(st[3]))
+        elif isinstance(src, GaussianSource):
+            K = config.K
+            st = np.array([src.keys[0], src.counters[0], src.keys[1], src.counters[1]], dtype=np.uint64)
+            run = _run_gaussian_blocked if K >= BLOCK_MIN_K else _run_gaussian
+            n_done, status = run(J, B, v, vT, src.sqrt_lam, n, config.eta, config.eta_v, int(act.code),
+                                 config.n_trainable, st, config.noise, noise_state, self.lim2, self.wlim, N, done,
+                                 Z, z0, *((block_steps(K),) if K >= BLOCK_MIN_K else ()))
+            src.counters = (int(st[1]), int(st[3]))
+        elif isinstance(src, RowSource):
+            idx = src.indices(n)
+            n_done, status = _run_rows(J, B, v, vT, src.X, idx, config.eta, config.eta_v, int(act.code),
+                                       config.n_trainable, config.noise, noise_state, self.lim2, self.wlim, N, done)
+        else:  # pragma: no cover - sources are made by the specs of twolayer.data.inputs
+            raise TypeError(f"unknown input source {type(src).__name__}")
+        self.done = done = done + int(n_done)
+        self.tick(n_done / N)
+        if status:
+            why = "output error exploded" if status == 1 else "weights exploded"
+            raise diverged("SGD", config.eta, done / N, why)
+        if done == self.steps[self.p]:
+            self._record()
+
+    def _record(self) -> None:
+        p, target, J, v = self.p, self.steps[self.p], self.J, self.v
+        self.Qs[p], self.Rs[p], self.Ts[p] = overlaps(J, self.B, self.lam)
+        self.vs[p] = v
+        if self.record_weights:
+            self.Js[p] = J
+        if not (np.all(np.isfinite(J)) and np.all(np.isfinite(v))):
+            raise diverged("SGD", self.config.eta, target / self.config.N, "non-finite weights")
+        check_curve("SGD", self.config.eta, [target / self.config.N],
+                    [float(self.setting.eps_g(self.Qs[p], self.Rs[p], self.Ts[p], v))], self.eps0)
+        self.p += 1
+
+    def result(self) -> dict:
+        config = self.config
+        eps = self.setting.eps_g(self.Qs, self.Rs, self.Ts, self.vs if config.train_readout else self.v)
+        return dict(eps=eps, Q=self.Qs, R=self.Rs, T=self.Ts, v=self.vs, J=self.Js, B=self.B)
+
+
 def _run_seed(config: Config, seed: int, steps: np.ndarray, spec, weights, record_weights: bool,
               cancel: threading.Event, tick) -> dict:
-    setting = resolve(config)
-    act = setting.activation
-    if weights is None:
-        J, B = init_weights(config, seed)
-    else:
-        J, B = weights
-    J = np.array(J, dtype=np.float64, order="C", copy=True)
-    B = np.array(B, dtype=np.float64, order="C", copy=True)
-    v = config.student_weights.copy()
-    vT = config.teacher_weights
-    lam = np.ascontiguousarray(coordinate_eigenvalues(config))
-    N, K, M = config.N, config.K, config.M
-    src = spec.source(config, seed)
-    noise_state = _state(normal_keys(seed, "noise"))
-    P = steps.shape[0]
-    Qs, Rs, Ts = np.empty((P, K, K)), np.empty((P, K, M)), np.empty((P, M, M))
-    vs = np.empty((P, K))
-    Js = np.empty((P, K, N)) if record_weights else None
-    Q0, R0, T0 = overlaps(J, B, lam)
-    eps0 = float(setting.eps_g(Q0, R0, T0, v))
-    scale_err = max(1.0, 2.0 * eps0)
-    lim2 = ERR2_GROWTH * scale_err
-    wlim = WEIGHT_GROWTH * max(1.0, float(np.abs(J).max(initial=0.0)), float(np.abs(B).max(initial=0.0)))
-    per_step = 1.5e-9 * (3 * N + (2 * K + M) * N) + 1e-8
-    chunk = max(1, int(CHUNK_SECONDS / per_step))
-    recipe = not config.default_recipe
-    Bsz = config.batch
-    if recipe:
-        chunk = max(Bsz, chunk - chunk % Bsz)  # whole mini-batches
-        code, p0, p1, p2 = config.lr_schedule.scalars
-    if act.code < 0:
-        chunk = max(1, min(chunk, 2000))
-    done = 0
-    for p, target in enumerate(steps):
-        while done < target:
-            if cancel.is_set():
-                raise _Cancelled
-            n = int(min(chunk, target - done))
-            status = 0
-            if act.code < 0:  # a user activation: the NumPy step
-                X = src.draw(n)
-                for s in range(n):
-                    xi = 0.0
-                    if config.noise:
-                        z, c = fastrng.standard_normal((int(noise_state[0]), int(noise_state[2])), 1, 1,
-                                                       (int(noise_state[1]), int(noise_state[3])))
-                        noise_state[1], noise_state[3] = c
-                        xi = float(z[0, 0])
-                    reference_step(J, B, X[s], config, v=v, xi=xi)
-                    if not np.all(np.isfinite(J)) or np.abs(J).max() > wlim:
-                        n_done, status = s + 1, 2
+    run = _SeedRun(config, seed, steps, spec, weights, record_weights, tick)
+    while not run.finished:
+        if cancel.is_set():
+            raise _Cancelled
+        run.advance(run.stop() - run.done)
+    return run.result()
+
+
+#: Doubles per input buffer of a pipelined seed (4 MiB: the draws of about a millisecond, so that
+#: handing a buffer from one thread to the other costs little).
+PIPELINE_BUFFER = 1 << 19
+
+
+def _pipelines(config: Config, spec) -> bool:
+    """Whether a seed of this run can draw its inputs on a thread of their own."""
+    return isinstance(spec, GaussianInputs) and config.default_recipe and resolve(config).activation.code >= 0
+
+
+def _run_seed_pipelined(config: Config, seed: int, steps: np.ndarray, spec, weights, record_weights: bool,
+                        cancel: threading.Event, tick) -> dict:
+    """``_run_seed`` on two threads: one draws the seed's z into two buffers in turn (rows of
+    ``PIPELINE_BUFFER // N`` steps, a multiple of 8), the other replays them through the steps, as
+    ``simulate_shared`` does.  The same bits as ``_run_seed``; the draws, most of a step at small
+    K, overlap the rest of it."""
+    run = _SeedRun(config, seed, steps, spec, weights, record_weights, tick)
+    N = config.N
+    S = max(8, PIPELINE_BUFFER // N // 8 * 8)
+    total, ctr = int(steps[-1]), _state(normal_keys(seed, "inputs"))
+    free, full = queue.Queue(), queue.Queue()
+    for _ in range(2):
+        free.put(np.empty((S, N)))
+    stop, failed = threading.Event(), []
+
+    def produce():
+        try:
+            for b0 in range(0, total, S):
+                while True:
+                    try:
+                        Z = free.get(timeout=0.1)
                         break
-                else:
-                    n_done = n
-            elif recipe:  # a schedule or mini-batches (Gaussian inputs, checked by ``simulate``)
-                st = np.array([src.keys[0], src.counters[0], src.keys[1], src.counters[1]], dtype=np.uint64)
-                n_b, status = _run_gaussian_recipe(J, B, v, vT, src.sqrt_lam, n // Bsz, config.eta, config.eta_v,
-                                                   int(act.code), config.n_trainable, st, config.noise, noise_state,
-                                                   lim2, wlim, N, done // Bsz, Bsz, code, p0, p1, p2)
-                n_done = int(n_b) * Bsz
-                src.counters = (int(st[1]), int(st[3]))
-            elif isinstance(src, GaussianSource):
-                st = np.array([src.keys[0], src.counters[0], src.keys[1], src.counters[1]], dtype=np.uint64)
-                run = _run_gaussian_blocked if K >= BLOCK_MIN_K else _run_gaussian
-                n_done, status = run(J, B, v, vT, src.sqrt_lam, n, config.eta, config.eta_v, int(act.code),
-                                               config.n_trainable, st, config.noise, noise_state, lim2, wlim, N, done,
-                                           *((block_steps(K),) if K >= BLOCK_MIN_K else ()))
-                src.counters = (int(st[1]), int(st[3]))
-            elif isinstance(src, RowSource):
-                idx = src.indices(n)
-                n_done, status = _run_rows(J, B, v, vT, src.X, idx, config.eta, config.eta_v, int(act.code),
-                                           config.n_trainable, config.noise, noise_state, lim2, wlim, N, done)
-            else:  # pragma: no cover - sources are made by the specs of twolayer.data.inputs
-                raise TypeError(f"unknown input source {type(src).__name__}")
-            done += int(n_done)
-            tick(n_done / N)
-            if status:
-                why = "output error exploded" if status == 1 else "weights exploded"
-                raise diverged("SGD", config.eta, done / N, why)
-        Qs[p], Rs[p], Ts[p] = overlaps(J, B, lam)
-        vs[p] = v
-        if record_weights:
-            Js[p] = J
-        if not (np.all(np.isfinite(J)) and np.all(np.isfinite(v))):
-            raise diverged("SGD", config.eta, target / N, "non-finite weights")
-        check_curve("SGD", config.eta, [target / N], [float(setting.eps_g(Qs[p], Rs[p], Ts[p], v))], eps0)
-    eps = setting.eps_g(Qs, Rs, Ts, vs if config.train_readout else v)
-    return dict(eps=eps, Q=Qs, R=Rs, T=Ts, v=vs, J=Js, B=B)
+                    except queue.Empty:
+                        if stop.is_set():
+                            return
+                if stop.is_set():
+                    return
+                _draw_inputs(Z, ctr)
+                full.put((b0, Z))
+        except BaseException as e:  # noqa: BLE001 - handed to the stepping thread
+            failed.append(e)
+
+    producer = threading.Thread(target=produce, name="twolayer-draws", daemon=True)
+    producer.start()
+    try:
+        while not run.finished:
+            while True:
+                if cancel.is_set():
+                    raise _Cancelled
+                try:
+                    b0, Z = full.get(timeout=0.1)
+                    break
+                except queue.Empty:
+                    if failed:
+                        raise failed[0]
+            while not run.finished and run.done < b0 + S:
+                if cancel.is_set():
+                    raise _Cancelled
+                run.advance(min(run.stop(), b0 + S) - run.done, Z, b0)
+            free.put(Z)
+    finally:
+        stop.set()
+        producer.join()
+    return run.result()
 
 
 # ---------------------------------------------------------------------------------------------
@@ -694,7 +867,10 @@ def simulate(config: Config, alpha, *, seeds=(0,), inputs=None, weights=None, wo
     seeds : one seed or several; each seed draws its teacher, student and inputs
     inputs : an input specification of ``twolayer.data.inputs`` (default ``GaussianInputs()``)
     weights : optional (J, B) to start every seed from (then seeds only drive the inputs)
-    workers : threads (default min(#seeds, #cores)); the results do not depend on it
+    workers : threads (default: this machine's cores); seeds run in parallel on min(#seeds,
+        workers) of them, and with at least twice as many as seeds (one seed on two cores) each
+        seed draws its inputs on a thread of its own while it steps on another (fresh Gaussian
+        inputs, constant eta, batch 1, a built-in activation); the results do not depend on it
     progress : ``True`` for a bar on stderr that ticks on alpha, or a tqdm-like object
     record_weights : keep J at every grid point (``info["J"]``, shape (S, P, K, N)) and the
         teachers (``info["B"]``, (S, M, N))
@@ -732,8 +908,7 @@ def simulate(config: Config, alpha, *, seeds=(0,), inputs=None, weights=None, wo
                          f"(use alpha_grid(..., batch={config.batch}))")
     seeds = check_seeds(seeds)
     record_weights = check_bool("record_weights", record_weights)
-    cores = os.cpu_count() or 1
-    workers = min(len(seeds), cores) if workers is None else check_int("workers", workers, 1, 1024)
+    workers = (os.cpu_count() or 1) if workers is None else check_int("workers", workers, 1, 1024)
     spec = GaussianInputs() if inputs is None else inputs
     if not hasattr(spec, "source"):
         raise ValueError(f"inputs must be an input specification of twolayer.data.inputs, got {inputs!r}")
@@ -759,11 +934,13 @@ def simulate(config: Config, alpha, *, seeds=(0,), inputs=None, weights=None, wo
 
     cancel = threading.Event()
     try:
+        # twice the threads of the seeds: each seed draws its inputs on a thread of its own
+        one = _run_seed_pipelined if workers >= 2 * len(seeds) and _pipelines(config, spec) else _run_seed
         if workers == 1 or len(seeds) == 1:
-            rows = [_run_seed(config, s, steps, spec, weights, record_weights, cancel, tick) for s in seeds]
+            rows = [one(config, s, steps, spec, weights, record_weights, cancel, tick) for s in seeds]
         else:
-            with ThreadPoolExecutor(workers) as pool:
-                futs = [pool.submit(_run_seed, config, s, steps, spec, weights, record_weights, cancel, tick)
+            with ThreadPoolExecutor(min(workers, len(seeds))) as pool:
+                futs = [pool.submit(one, config, s, steps, spec, weights, record_weights, cancel, tick)
                         for s in seeds]
                 try:
                     while True:  # a timeout, so that Ctrl-C reaches this thread promptly
@@ -779,6 +956,10 @@ def simulate(config: Config, alpha, *, seeds=(0,), inputs=None, weights=None, wo
             rows = [f.result() for f in futs]
     finally:
         bar.close()
+    return _trajectory(config, alpha, seeds, rows, record_weights)
+
+
+def _trajectory(config: Config, alpha, seeds, rows, record_weights: bool) -> Trajectory:
     info = {}
     if record_weights:
         info = {"J": np.stack([r["J"] for r in rows]), "B": np.stack([r["B"] for r in rows])}
@@ -788,3 +969,67 @@ def simulate(config: Config, alpha, *, seeds=(0,), inputs=None, weights=None, wo
         T=np.stack([r["T"] for r in rows]), seeds=seeds,
         v=np.stack([r["v"] for r in rows]) if config.train_readout else None, info=info,
     )
+
+
+#: Doubles of the input buffer of ``simulate_shared`` (1 MiB: it stays in the L2 cache while
+#: the runs replay it).
+SHARED_BUFFER = 1 << 17
+
+
+def shared_rows(N: int) -> int:
+    """Rows (steps) of the buffer of ``simulate_shared``: about ``SHARED_BUFFER`` numbers, a
+    multiple of 8 (so its ends are ends of blocks of 4 and 8 steps, ``block_steps``)."""
+    return max(8, SHARED_BUFFER // N // 8 * 8)
+
+
+def simulate_shared(configs, alphas, seed: int, *, record_weights: bool = False) -> list[Trajectory]:
+    """``simulate(config, alpha, seeds=seed)`` for several configurations of the same N at once,
+    drawing the seed's inputs once for all of them (the sweeps' SGD tasks, ``twolayer.sweeps``).
+
+    Every configuration of one seed sees the same z of its stream (x = sqrt(lambda) z, whatever
+    L, beta, K, M, the activation or eta), and drawing z costs most of a step at small K.  Here
+    the z of a stretch of ``shared_rows(N)`` steps are drawn into a buffer that stays in cache, and
+    each run replays them, chunk by chunk as ``simulate`` runs it, stopping in addition at the
+    buffer's ends, which are ends of blocks (``shared_rows``).  So each trajectory is the one
+    ``simulate`` gives, bit for bit (tested), and the draws cost that of the longest run alone.
+
+    Parameters
+    ----------
+    configs : configurations with the same N, fresh Gaussian inputs of the default recipe
+        (constant eta, batch 1) and a built-in activation
+    alphas : one alpha grid per configuration (as for ``simulate``)
+    seed : the seed of all runs
+    record_weights : as for ``simulate``
+
+    Returns
+    -------
+    One ``Trajectory`` per configuration, as ``simulate`` returns it.
+    """
+    configs = list(configs)
+    if not configs or not all(isinstance(c, Config) for c in configs):
+        raise ValueError("configs must be a non-empty list of Configs")
+    if len(alphas) != len(configs):
+        raise ValueError(f"alphas must hold one grid per configuration ({len(configs)}), got {len(alphas)}")
+    N = configs[0].N
+    for c in configs:
+        if c.N != N:
+            raise ValueError(f"configs must share N: got N = {N} and N = {c.N}")
+        if not c.default_recipe or resolve(c).activation.code < 0:
+            raise ValueError("simulate_shared runs the default recipe (constant eta, batch 1) with a built-in "
+                             "activation; run other configurations with simulate")
+    (seed,) = check_seeds(seed)
+    record_weights = check_bool("record_weights", record_weights)
+    grids = [check_steps(a, N) for a in alphas]
+    spec = GaussianInputs()
+    runs = [_SeedRun(c, seed, steps, spec, None, record_weights, lambda x: None) for c, (_, steps) in zip(configs, grids)]
+    S = shared_rows(N)
+    Z = np.empty((S, N))
+    ctr = _state(normal_keys(seed, "inputs"))
+    b0 = 0
+    while not all(r.finished for r in runs):
+        _draw_inputs(Z, ctr)
+        for r in runs:
+            while not r.finished and r.done < b0 + S:
+                r.advance(min(r.stop(), b0 + S) - r.done, Z, b0)
+        b0 += S
+    return [_trajectory(c, a, (seed,), [r.result()], record_weights) for c, (a, _), r in zip(configs, grids, runs)]
