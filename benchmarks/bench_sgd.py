@@ -40,7 +40,9 @@ buffer in cache, as in the engine's loop) and the multiply-add rate
 of the engine's register-blocked product kernel on operands that sit in the L1 cache.  Check:
 the K = M = 40 engine run ends at the J of the NumPy ``reference_step`` on the same inputs.  The
 per-step path (the engine before the blocked path of K >= 2, ``sgd.BLOCK_MIN_K`` raised for the
-block) is timed in the same rounds, as the before.
+block) is timed in the same rounds, as the before; and each setting with ``workers=2``, where
+the seed draws its inputs on one thread and steps on the other (wall time against the
+one-thread run of the same round).
 
 Shared inputs (issue #31, also with ``--wide-only``): the SGD runs of one seed and one N that a
 sweep sends to a worker as one unit, ``simulate_shared`` (the seed's inputs drawn once) against
@@ -445,6 +447,10 @@ def bench_wide(p, log):
             return wall, cpu  # seconds per multiply-add
         if key == "normal":
             return _clock(draw, n_normal_calls * zbuf.size)  # seconds per draw
+        if key[0] == "pipelined":  # one seed on two threads: draws on one, steps on the other
+            cfg, J0, B0 = cases[key[1:]]
+            n = p["wide_steps"][cfg.N]
+            return _clock(lambda: simulate(cfg, np.array([n / cfg.N]), seeds=0, weights=(J0, B0), workers=2), n)
         if key[0] == "per-step":  # the engine before the blocked path: one step at a time
             cfg, J0, B0 = cases[key[1:]]
             n = p["wide_steps"][cfg.N]
@@ -458,7 +464,8 @@ def bench_wide(p, log):
         return _clock(lambda: simulate_seed(cfg, 0, np.array([n / cfg.N]), J0, B0), n)
 
     wide_k = [(N, K) for N, K in WIDE_SETTINGS if K > 1]
-    kinds = ["fma", "normal"] + list(WIDE_SETTINGS) + [("per-step", N, K) for N, K in wide_k]
+    kinds = (["fma", "normal"] + list(WIDE_SETTINGS) + [("per-step", N, K) for N, K in wide_k]
+             + [("pipelined", N, K) for N, K in WIDE_SETTINGS])
     wall = {k: [] for k in kinds}
     cpu = {k: [] for k in kinds}
     for r in range(p["wide_rounds"]):
@@ -501,6 +508,11 @@ def bench_wide(p, log):
                     "raw_s": per,
                 }
             row["per_step_path"] = per_step
+        pw = wall[("pipelined", N, K)]
+        row["pipelined"] = {"wall_us_per_step": statistics.median(pw) * 1e6,
+                            "speedup_wall": statistics.median(b / a for a, b in zip(pw, wall[(N, K)])),
+                            "cpu_over_wall": statistics.median(c / w for c, w in zip(cpu[("pipelined", N, K)], pw)),
+                            "raw_wall_s": pw}
         rows.append(row)
 
     # check: the widest setting against the NumPy reference step on the same inputs
@@ -589,6 +601,11 @@ def report_wide(w):
             lines.append(f"  the per-step path (the engine before the blocked one), N={r['N']} K=M={r['K']}: "
                          f"{c['us_per_step']:.2f} cpu us/step, ratio to K=M=1 {c['ratio_to_K1']:.2f}, "
                          f"{c['over_blocked']:.2f}x the blocked path")
+    for r in w["settings"]:
+        pl = r["pipelined"]
+        lines.append(f"  one seed on two threads (draws on one, steps on the other), N={r['N']} K=M={r['K']}: "
+                     f"{pl['wall_us_per_step']:.2f} wall us/step, {pl['speedup_wall']:.2f}x one thread (wall), "
+                     f"CPU/wall {pl['cpu_over_wall']:.2f}")
     lines.append("(ratios, ideal and step/ideal from process CPU time, median of per-round values; "
                  "wall-time ratios in the JSON)")
     ch = w["check_reference"]

@@ -172,8 +172,9 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--no-eta2", dest="eta2", action="store_false", help="ODE only: drop the O(eta^2) term")
     r.add_argument("--rtol", type=float, default=None, help="ODE only: relative tolerance (default 1e-6)")
     r.add_argument("--workers", type=int, default=None,
-                   help="threads: SGD runs seeds in parallel (default min(S, #cores)), the ODE shares each step's "
-                        "groups (default #cores for large problems); the results do not depend on it")
+                   help="threads (default #cores): SGD runs seeds in parallel, and a seed with a second thread "
+                        "draws its inputs on it; the ODE shares each step's groups (large problems); the results "
+                        "do not depend on it")
     r.add_argument("--backend", choices=("numba", "torch"), default="numba",
                    help="SGD only: compiled engine or PyTorch (batched seeds)")
     r.add_argument("--device", default=None, help="torch backend only: cpu or cuda (default: cuda if available)")
