@@ -11,7 +11,7 @@ from twolayer.state import init_weights
 from twolayer.data import rng as fastrng
 from twolayer.data.inputs import GaussianInputs, normal_keys
 from twolayer.engines.reference import reference_step
-from twolayer.engines.sgd import shared_rows, simulate_shared
+from twolayer.engines.sgd import SHARED_BUFFER, buffer_rows, simulate_shared
 from twolayer import alpha_grid
 
 
@@ -152,7 +152,7 @@ def test_shared_inputs_give_the_bits_of_single_runs():
             base.replace(K=5, M=3, activation="relu", noise=0.1, L=8), base.replace(K=17, M=20, readout="sqrt"),
             base.replace(trainable=100, K=3), base.replace(train_readout=True, K=9, M=4, activation="tanh")]
     alphas = [alpha_grid(a, 7, 256) for a in (3.1, 5.0, 2.2, 4.0, 6.3, 1.7)]
-    assert shared_rows(256) == 512 and max(a[-1] for a in alphas) * 256 > 3 * 512
+    assert buffer_rows(256, SHARED_BUFFER) == 512 and max(a[-1] for a in alphas) * 256 > 3 * 512
     got = simulate_shared(cfgs, alphas, seed=3, record_weights=True)
     for c, a, tr in zip(cfgs, alphas, got):
         ref = simulate(c, a, seeds=3, record_weights=True, workers=1)

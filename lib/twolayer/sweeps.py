@@ -41,7 +41,7 @@ from pathlib import Path
 import numpy as np
 
 from ._version import __version__
-from .engines.sgd import simulate, simulate_shared
+from .engines.sgd import replays_inputs, simulate, simulate_shared
 from .experiments.agreement import alpha_grids, paired_results
 from .io import (
     atomic_write,
@@ -180,10 +180,6 @@ def run_tasks(tasks) -> list[bytes]:
     return [trajectory_bytes(tr, extra={"key": t.key, "seed": t.seed}) for t, tr in zip(tasks, trajs)]
 
 
-def _shares_inputs(task: Task) -> bool:
-    return task.method == "sgd" and task.config.default_recipe and resolve(task.config).activation.code >= 0
-
-
 def units(tasks, slots: int) -> list[tuple]:
     """The tasks in units of work (``run_tasks``): the SGD tasks that can share their inputs
     (default recipe, built-in activation) grouped by (N, seed), every other task alone.  With
@@ -192,7 +188,7 @@ def units(tasks, slots: int) -> list[tuple]:
     groups: dict = {}
     alone = []
     for t in tasks:
-        if _shares_inputs(t):
+        if t.method == "sgd" and replays_inputs(t.config):
             groups.setdefault((t.config.N, t.seed), []).append(t)
         else:
             alone.append((t,))

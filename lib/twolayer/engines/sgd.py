@@ -383,7 +383,8 @@ def _block(J, B, v, vT, X, T, xis, eta_n, inv_sqrt_n, act, n_train, eta_v_n, lim
             err = y - sig
             for k in range(K):
                 C[k, s] = eta_n * v[k] * W[2, k] * err
-        else:
+        else:  # unit by unit, calling the C library's erf and exp; g' stays inside the product
+            # of C (fast-math may reassociate it there: storing it first would change the bits)
             y = xis[s]
             for m in range(M):
                 y += vT[m] * g_of(Y[m, s] * inv_sqrt_n, act)
@@ -418,6 +419,30 @@ def _max_abs(J):
     return m
 
 
+@nb.njit(inline="always", fastmath=_FM)
+def _draw(out, st, words, miss):
+    """The next ``len(out)`` N(0,1) draws of the stream state ``st`` = [key, counter, key2,
+    counter2] into ``out`` (``st`` updated; ``words``, ``miss``: scratch of ``out``'s length).
+    Every draw of the engine goes through here, with the kernels' fast-math flags: the ziggurat's
+    rare tail and wedge draws (``rng._normal_slow``) round differently without them."""
+    c1, c2 = fastrng.fill_normal(out, st[0], st[1], st[2], st[3], fastrng.KN, fastrng.WN, fastrng.FN, words, miss)
+    st[1] = c1
+    st[3] = c2
+
+
+@nb.njit(inline="always", fastmath=_FM)
+def _input(x, Z, r, st, sqrt_lam, words, miss):
+    """x = sqrt(lambda) z for the next step: z from row r of ``Z`` (drawn beforehand by
+    ``_draw_inputs``), or, with ``Z`` empty, drawn now from ``st``."""
+    if Z.shape[0]:  # the seed's z of this step, drawn once for several runs or on another thread
+        for c in range(x.shape[0]):
+            x[c] = Z[r, c] * sqrt_lam[c]
+    else:
+        _draw(x, st, words, miss)
+        for c in range(x.shape[0]):
+            x[c] *= sqrt_lam[c]
+
+
 @nb.njit(nogil=True, cache=True, fastmath=_FM)
 def _run_gaussian_blocked(J, B, v, vT, sqrt_lam, n_steps, eta, eta_v, act, n_train, ctr, noise, nctr,
                           lim2, wlim, check_every, step0, Z, z0, TB):
@@ -450,20 +475,9 @@ def _run_gaussian_blocked(J, B, v, vT, sqrt_lam, n_steps, eta, eta_v, act, n_tra
         pos = step0 + s
         T = min(TB - pos % TB, check_every - pos % check_every, n_steps - s)
         for i in range(T):
-            if Z.shape[0]:  # the seed's z of this step, drawn once for several runs
-                for c in range(N):
-                    X[i, c] = Z[pos + i - z0, c] * sqrt_lam[c]
-            else:
-                c1, c2 = fastrng.fill_normal(X[i], ctr[0], ctr[1], ctr[2], ctr[3], fastrng.KN, fastrng.WN, fastrng.FN,
-                                             words, miss)
-                ctr[1] = c1
-                ctr[3] = c2
-                for c in range(N):
-                    X[i, c] *= sqrt_lam[c]
+            _input(X[i], Z, pos + i - z0, ctr, sqrt_lam, words, miss)
             if noise != 0.0:
-                d1, d2 = fastrng.fill_normal(nz, nctr[0], nctr[1], nctr[2], nctr[3], fastrng.KN, fastrng.WN, fastrng.FN, nwords, nmiss)
-                nctr[1] = d1
-                nctr[3] = d2
+                _draw(nz, nctr, nwords, nmiss)
                 xis[i] = noise * nz[0]
         done, status = _block(J, B, v, vT, X, T, xis, eta * inv, inv, act, n_train, eta_v / N, lim2, H, Y, G, C, hs, gs, W)
         if status:
@@ -480,8 +494,8 @@ def _run_gaussian(J, B, v, vT, sqrt_lam, n_steps, eta, eta_v, act, n_train, ctr,
                   lim2, wlim, check_every, step0, Z, z0):
     """``n_steps`` steps on fresh inputs x = sqrt(lambda) z.  ``ctr`` = [key, counter, key2,
     counter2] of the input stream (updated in place), ``nctr`` the same for the noise stream.
-    ``Z``: empty (0 rows), or the seed's z of steps z0, z0 + 1, ... drawn beforehand (rows of
-    ``rng.standard_normal``: the same numbers the stream gives; ``ctr`` is then left alone).
+    ``Z``: empty (0 rows), or the seed's z of steps z0, z0 + 1, ... drawn beforehand by
+    ``_draw_inputs`` (the numbers the stream gives here; ``ctr`` is then left alone).
     Returns (steps done, status): status 0 ok, 1 output error exploded, 2 weights exploded."""
     N = J.shape[1]
     inv = 1.0 / math.sqrt(N)
@@ -495,21 +509,10 @@ def _run_gaussian(J, B, v, vT, sqrt_lam, n_steps, eta, eta_v, act, n_train, ctr,
     nwords = np.empty(1, dtype=np.uint64)
     nmiss = np.empty(1, dtype=np.int64)
     for s in range(n_steps):
-        if Z.shape[0]:
-            for c in range(N):
-                z[c] = Z[step0 + s - z0, c] * sqrt_lam[c]
-        else:
-            c1, c2 = fastrng.fill_normal(z, ctr[0], ctr[1], ctr[2], ctr[3], fastrng.KN, fastrng.WN, fastrng.FN,
-                                         words, miss)
-            ctr[1] = c1
-            ctr[3] = c2
-            for c in range(N):
-                z[c] *= sqrt_lam[c]
+        _input(z, Z, step0 + s - z0, ctr, sqrt_lam, words, miss)
         xi = 0.0
         if noise != 0.0:
-            d1, d2 = fastrng.fill_normal(nz, nctr[0], nctr[1], nctr[2], nctr[3], fastrng.KN, fastrng.WN, fastrng.FN, nwords, nmiss)
-            nctr[1] = d1
-            nctr[3] = d2
+            _draw(nz, nctr, nwords, nmiss)
             xi = noise * nz[0]
         err = _step(J, B, v, vT, z, hs, gs, eta * inv, inv, act, n_train, eta_v / N, xi)
         if not err * err <= lim2:
@@ -534,9 +537,7 @@ def _run_rows(J, B, v, vT, X, idx, eta, eta_v, act, n_train, noise, nctr, lim2, 
     for s in range(idx.shape[0]):
         xi = 0.0
         if noise != 0.0:
-            d1, d2 = fastrng.fill_normal(nz, nctr[0], nctr[1], nctr[2], nctr[3], fastrng.KN, fastrng.WN, fastrng.FN, nwords, nmiss)
-            nctr[1] = d1
-            nctr[3] = d2
+            _draw(nz, nctr, nwords, nmiss)
             xi = noise * nz[0]
         err = _step(J, B, v, vT, X[idx[s]], hs, gs, eta * inv, inv, act, n_train, eta_v / N, xi)
         if not err * err <= lim2:
@@ -577,16 +578,12 @@ def _run_gaussian_recipe(J, B, v, vT, sqrt_lam, n_steps, eta, eta_v, act, n_trai
         dJ[:, :] = 0.0
         dv[:] = 0.0
         for b in range(batch):
-            c1, c2 = fastrng.fill_normal(z, ctr[0], ctr[1], ctr[2], ctr[3], fastrng.KN, fastrng.WN, fastrng.FN, words, miss)
-            ctr[1] = c1
-            ctr[3] = c2
+            _draw(z, ctr, words, miss)
             for c in range(N):
                 z[c] *= sqrt_lam[c]
             y = 0.0
             if noise != 0.0:
-                d1, d2 = fastrng.fill_normal(nz, nctr[0], nctr[1], nctr[2], nctr[3], fastrng.KN, fastrng.WN, fastrng.FN, nwords, nmiss)
-                nctr[1] = d1
-                nctr[3] = d2
+                _draw(nz, nctr, nwords, nmiss)
                 y = noise * nz[0]
             for m in range(M):
                 acc = 0.0
@@ -626,16 +623,12 @@ def _run_gaussian_recipe(J, B, v, vT, sqrt_lam, n_steps, eta, eta_v, act, n_trai
 @nb.njit(nogil=True, cache=True, fastmath=_FM)
 def _draw_inputs(Z, ctr):
     """Fill the rows of Z with the z of as many steps from the stream state ``ctr`` (updated in
-    place), as the kernels draw them: compiled with the kernels' flags, since the ziggurat's
-    rare tail and wedge draws (``rng._normal_slow``) round differently without them."""
+    place), as the kernels draw them (``_draw``), for ``_input`` to replay."""
     N = Z.shape[1]
     words = np.empty(N, dtype=np.uint64)
     miss = np.empty(N, dtype=np.int64)
     for r in range(Z.shape[0]):
-        c1, c2 = fastrng.fill_normal(Z[r], ctr[0], ctr[1], ctr[2], ctr[3], fastrng.KN, fastrng.WN, fastrng.FN,
-                                     words, miss)
-        ctr[1] = c1
-        ctr[3] = c2
+        _draw(Z[r], ctr, words, miss)
 
 
 #: No replayed inputs (``_SeedRun.advance``): the kernels draw their own.
@@ -757,6 +750,14 @@ class _SeedRun:
         if done == self.steps[self.p]:
             self._record()
 
+    def replay(self, Z, b0: int) -> None:
+        """Advance through the steps b0, b0 + 1, ... whose z are the rows of ``Z``, chunk by chunk
+        as alone, stopping also at the buffer's end (a multiple of 8 steps: the end of a block
+        anyway, ``buffer_rows``), so the bits are those of the run alone."""
+        end = b0 + Z.shape[0]
+        while not self.finished and self.done < end:
+            self.advance(min(self.stop(), end) - self.done, Z, b0)
+
     def _record(self) -> None:
         p, target, J, v = self.p, self.steps[self.p], self.J, self.v
         self.Qs[p], self.Rs[p], self.Ts[p] = overlaps(J, self.B, self.lam)
@@ -790,20 +791,22 @@ def _run_seed(config: Config, seed: int, steps: np.ndarray, spec, weights, recor
 PIPELINE_BUFFER = 1 << 19
 
 
-def _pipelines(config: Config, spec) -> bool:
-    """Whether a seed of this run can draw its inputs on a thread of their own."""
-    return isinstance(spec, GaussianInputs) and config.default_recipe and resolve(config).activation.code >= 0
+def replays_inputs(config: Config) -> bool:
+    """Whether runs of ``config`` on fresh Gaussian inputs can take their z from a buffer drawn
+    beforehand (``simulate_shared``, a seed on two threads): the default recipe (constant eta,
+    batch 1) with a built-in activation, the kernels that read such a buffer."""
+    return config.default_recipe and resolve(config).activation.code >= 0
 
 
 def _run_seed_pipelined(config: Config, seed: int, steps: np.ndarray, spec, weights, record_weights: bool,
                         cancel: threading.Event, tick) -> dict:
-    """``_run_seed`` on two threads: one draws the seed's z into two buffers in turn (rows of
-    ``PIPELINE_BUFFER // N`` steps, a multiple of 8), the other replays them through the steps, as
-    ``simulate_shared`` does.  The same bits as ``_run_seed``; the draws, most of a step at small
+    """``_run_seed`` on two threads: one draws the seed's z into two buffers in turn
+    (``buffer_rows(N, PIPELINE_BUFFER)`` steps each), the other replays them through the steps
+    (``_SeedRun.replay``), as ``simulate_shared`` does.  The same bits as ``_run_seed``; the draws, most of a step at small
     K, overlap the rest of it."""
     run = _SeedRun(config, seed, steps, spec, weights, record_weights, tick)
     N = config.N
-    S = max(8, PIPELINE_BUFFER // N // 8 * 8)
+    S = buffer_rows(N, PIPELINE_BUFFER)
     total, ctr = int(steps[-1]), _state(normal_keys(seed, "inputs"))
     free, full = queue.Queue(), queue.Queue()
     for _ in range(2):
@@ -840,10 +843,9 @@ def _run_seed_pipelined(config: Config, seed: int, steps: np.ndarray, spec, weig
                 except queue.Empty:
                     if failed:
                         raise failed[0]
-            while not run.finished and run.done < b0 + S:
-                if cancel.is_set():
-                    raise _Cancelled
-                run.advance(min(run.stop(), b0 + S) - run.done, Z, b0)
+            if cancel.is_set():
+                raise _Cancelled
+            run.replay(Z, b0)
             free.put(Z)
     finally:
         stop.set()
@@ -935,7 +937,8 @@ def simulate(config: Config, alpha, *, seeds=(0,), inputs=None, weights=None, wo
     cancel = threading.Event()
     try:
         # twice the threads of the seeds: each seed draws its inputs on a thread of its own
-        one = _run_seed_pipelined if workers >= 2 * len(seeds) and _pipelines(config, spec) else _run_seed
+        pipelined = workers >= 2 * len(seeds) and isinstance(spec, GaussianInputs) and replays_inputs(config)
+        one = _run_seed_pipelined if pipelined else _run_seed
         if workers == 1 or len(seeds) == 1:
             rows = [one(config, s, steps, spec, weights, record_weights, cancel, tick) for s in seeds]
         else:
@@ -976,10 +979,10 @@ def _trajectory(config: Config, alpha, seeds, rows, record_weights: bool) -> Tra
 SHARED_BUFFER = 1 << 17
 
 
-def shared_rows(N: int) -> int:
-    """Rows (steps) of the buffer of ``simulate_shared``: about ``SHARED_BUFFER`` numbers, a
-    multiple of 8 (so its ends are ends of blocks of 4 and 8 steps, ``block_steps``)."""
-    return max(8, SHARED_BUFFER // N // 8 * 8)
+def buffer_rows(N: int, doubles: int) -> int:
+    """Rows (steps) of an input buffer of about ``doubles`` numbers: a multiple of 8, so that
+    its ends are ends of blocks of 4 and 8 steps (``block_steps``)."""
+    return max(8, doubles // N // 8 * 8)
 
 
 def simulate_shared(configs, alphas, seed: int, *, record_weights: bool = False) -> list[Trajectory]:
@@ -988,9 +991,9 @@ def simulate_shared(configs, alphas, seed: int, *, record_weights: bool = False)
 
     Every configuration of one seed sees the same z of its stream (x = sqrt(lambda) z, whatever
     L, beta, K, M, the activation or eta), and drawing z costs most of a step at small K.  Here
-    the z of a stretch of ``shared_rows(N)`` steps are drawn into a buffer that stays in cache, and
-    each run replays them, chunk by chunk as ``simulate`` runs it, stopping in addition at the
-    buffer's ends, which are ends of blocks (``shared_rows``).  So each trajectory is the one
+    the z of a stretch of ``buffer_rows(N, SHARED_BUFFER)`` steps are drawn into a buffer that stays
+    in cache, and each run replays them (``_SeedRun.replay``), chunk by chunk as ``simulate`` runs
+    it, stopping in addition at the buffer's ends, which are ends of blocks anyway.  So each trajectory is the one
     ``simulate`` gives, bit for bit (tested), and the draws cost that of the longest run alone.
 
     Parameters
@@ -1014,7 +1017,7 @@ def simulate_shared(configs, alphas, seed: int, *, record_weights: bool = False)
     for c in configs:
         if c.N != N:
             raise ValueError(f"configs must share N: got N = {N} and N = {c.N}")
-        if not c.default_recipe or resolve(c).activation.code < 0:
+        if not replays_inputs(c):
             raise ValueError("simulate_shared runs the default recipe (constant eta, batch 1) with a built-in "
                              "activation; run other configurations with simulate")
     (seed,) = check_seeds(seed)
@@ -1022,14 +1025,12 @@ def simulate_shared(configs, alphas, seed: int, *, record_weights: bool = False)
     grids = [check_steps(a, N) for a in alphas]
     spec = GaussianInputs()
     runs = [_SeedRun(c, seed, steps, spec, None, record_weights, lambda x: None) for c, (_, steps) in zip(configs, grids)]
-    S = shared_rows(N)
-    Z = np.empty((S, N))
+    Z = np.empty((buffer_rows(N, SHARED_BUFFER), N))
     ctr = _state(normal_keys(seed, "inputs"))
     b0 = 0
     while not all(r.finished for r in runs):
         _draw_inputs(Z, ctr)
         for r in runs:
-            while not r.finished and r.done < b0 + S:
-                r.advance(min(r.stop(), b0 + S) - r.done, Z, b0)
-        b0 += S
+            r.replay(Z, b0)
+        b0 += Z.shape[0]
     return [_trajectory(c, a, (seed,), [r.result()], record_weights) for c, (a, _), r in zip(configs, grids, runs)]
