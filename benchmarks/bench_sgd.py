@@ -41,8 +41,8 @@ of the engine's register-blocked product kernel on operands that sit in the L1 c
 the K = M = 40 engine run ends at the J of the NumPy ``reference_step`` on the same inputs.  The
 per-step path (the engine before the blocked path of K >= 2, ``sgd.BLOCK_MIN_K`` raised for the
 block) is timed in the same rounds, as the before; and each setting with ``workers=2``, where
-the seed draws its inputs on one thread and steps on the other (wall time against the
-one-thread run of the same round).
+the seed's draws are shared by two threads and it steps on one of them (``sgd._run_seed_pipelined``;
+wall time against the one-thread run of the same round).
 
 Shared inputs (issue #31, also with ``--wide-only``): the SGD runs of one seed and one N that a
 sweep sends to a worker as one unit, ``simulate_shared`` (the seed's inputs drawn once) against
@@ -447,7 +447,7 @@ def bench_wide(p, log):
             return wall, cpu  # seconds per multiply-add
         if key == "normal":
             return _clock(draw, n_normal_calls * zbuf.size)  # seconds per draw
-        if key[0] == "pipelined":  # one seed on two threads: draws on one, steps on the other
+        if key[0] == "pipelined":  # one seed on two threads: the draws on both, the steps on one
             cfg, J0, B0 = cases[key[1:]]
             n = p["wide_steps"][cfg.N]
             return _clock(lambda: simulate(cfg, np.array([n / cfg.N]), seeds=0, weights=(J0, B0), workers=2), n)
@@ -603,7 +603,7 @@ def report_wide(w):
                          f"{c['over_blocked']:.2f}x the blocked path")
     for r in w["settings"]:
         pl = r["pipelined"]
-        lines.append(f"  one seed on two threads (draws on one, steps on the other), N={r['N']} K=M={r['K']}: "
+        lines.append(f"  one seed on two threads (draws on both, steps on one), N={r['N']} K=M={r['K']}: "
                      f"{pl['wall_us_per_step']:.2f} wall us/step, {pl['speedup_wall']:.2f}x one thread (wall), "
                      f"CPU/wall {pl['cpu_over_wall']:.2f}")
     lines.append("(ratios, ideal and step/ideal from process CPU time, median of per-round values; "

@@ -95,15 +95,12 @@ def _normal_slow(key, counter, hz, iz, kn, wn, fn):
 
 
 @nb.njit(inline="always")
-def fill_normal(out, key, counter, key2, counter2, kn, wn, fn, words, miss):
-    """Fill ``out`` with N(0,1) draws.  Word i of the block comes from counter + i of the main
-    stream; the ~1.3% of words that miss the ziggurat's rectangles are finished, in order, from
-    the secondary stream (key2, counter2).  ``words`` (uint64) and ``miss`` (int64), both of
-    ``out``'s length, are scratch.  Returns both counters.
-
-    Three passes: the hashes alone (a vectorised loop; with the table lookups in the same loop
-    the compiler does not vectorise it, as it will not use gathers on some CPUs), the table
-    lookups, the misses.  The draws do not depend on the split (timings: ``benchmarks/README.md``)."""
+def fill_main(out, key, counter, kn, wn, words, miss):
+    """Passes one and two of ``fill_normal``: word i of ``out`` from counter + i of the main
+    stream, hashed into ``words``, then every draw that falls in a rectangle of the ziggurat
+    written to ``out``.  Returns the number of misses; their indices are ``miss[:nmiss]`` (in
+    order) and ``fill_missed`` finishes them.  Depends on (key, counter) only, so blocks of a
+    stream can be filled in any order, on any thread."""
     n = out.shape[0]
     for i in range(n):
         words[i] = _mix(key, counter + np.uint64(i))
@@ -115,13 +112,38 @@ def fill_normal(out, key, counter, key2, counter2, kn, wn, fn, words, miss):
         out[i] = hz * wn[iz]
         miss[nmiss] = i
         nmiss += abs(hz) >= kn[iz]
+    return nmiss
+
+
+@nb.njit(inline="always")
+def fill_missed(out, key, counter, miss, nmiss, key2, counter2, kn, wn, fn):
+    """Pass three of ``fill_normal``: the draws ``miss[:nmiss]`` of the block filled by
+    ``fill_main(out, key, counter, ...)``, in order, from the secondary stream (key2,
+    counter2), their words hashed again from the main stream.  Returns the next counter2."""
     for j in range(nmiss):
         i = miss[j]
-        u = words[i]
+        u = _mix(key, counter + np.uint64(i))
         iz = np.int64(u & np.uint64(255))
         hz = np.int64(np.int32(np.uint32(u >> np.uint64(32))))
         out[i], counter2 = _normal_slow(key2, counter2, hz, iz, kn, wn, fn)
-    return counter + np.uint64(n), counter2
+    return counter2
+
+
+@nb.njit(inline="always")
+def fill_normal(out, key, counter, key2, counter2, kn, wn, fn, words, miss):
+    """Fill ``out`` with N(0,1) draws.  Word i of the block comes from counter + i of the main
+    stream; the ~1.3% of words that miss the ziggurat's rectangles are finished, in order, from
+    the secondary stream (key2, counter2).  ``words`` (uint64) and ``miss`` (int64), both of
+    ``out``'s length, are scratch.  Returns both counters.
+
+    Three passes: the hashes alone (a vectorised loop; with the table lookups in the same loop
+    the compiler does not vectorise it, as it will not use gathers on some CPUs), the table
+    lookups (``fill_main``), the misses (``fill_missed``).  The draws do not depend on the split
+    (timings: ``benchmarks/README.md``); only the last pass is sequential in the stream, so a
+    block's first two passes may run ahead on another thread."""
+    nmiss = fill_main(out, key, counter, kn, wn, words, miss)
+    counter2 = fill_missed(out, key, counter, miss, nmiss, key2, counter2, kn, wn, fn)
+    return counter + np.uint64(out.shape[0]), counter2
 
 
 @nb.njit(nogil=True, cache=True)

@@ -19,8 +19,8 @@ vector width decides their summation order), so two CPUs agree to round-off, not
 the same CPU gives the same bits for any number of threads.  Seeds run in parallel threads (the
 loop releases the GIL), in chunks of ~0.05 s, so that progress ticks on alpha and Ctrl-C stops
 the run within a fraction of a second.  Drawing the input is most of a step at small K, and it
-does not depend on the weights: a seed alone on two cores draws its inputs on one thread while
-it steps on the other (``_run_seed_pipelined``), and ``simulate_shared`` runs several
+does not depend on the weights: a seed alone on two cores shares its draws between two threads
+while it steps on one of them (``_run_seed_pipelined``), and ``simulate_shared`` runs several
 configurations of one seed on inputs drawn once (the sweeps' units).  Both replay the draws from
 a buffer and stop only where a block ends anyway, so they give the same bits as the plain loop.
 From ``VECTOR_MIN_K`` students the step evaluates the activations of a layer at once
@@ -35,7 +35,6 @@ from __future__ import annotations
 
 import math
 import os
-import queue
 import threading
 from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
 
@@ -631,6 +630,31 @@ def _draw_inputs(Z, ctr):
         _draw(Z[r], ctr, words, miss)
 
 
+@nb.njit(nogil=True, cache=True, fastmath=_FM)
+def _draw_rows_main(Z, r0, r1, key, counter, MI, NM):
+    """The first two passes of ``_draw`` (``rng.fill_main``) for the rows r0 <= r < r1 of Z, row r
+    from the main stream's counter + r N: what does not depend on the draws before it, so
+    that both threads can do it.  The misses of row r go to MI[r, :NM[r]]; ``_draw_rows_missed``
+    finishes them."""
+    N = Z.shape[1]
+    words = np.empty(N, dtype=np.uint64)
+    for r in range(r0, r1):
+        NM[r] = fastrng.fill_main(Z[r], key, counter + np.uint64(r * N), fastrng.KN, fastrng.WN, words, MI[r])
+
+
+@nb.njit(nogil=True, cache=True, fastmath=_FM)
+def _draw_rows_missed(Z, MI, NM, ctr):
+    """The last pass of ``_draw`` for every row of Z after ``_draw_rows_main`` from the stream
+    state ``ctr`` (whose main counter is that of row 0; updated in place as ``_draw_inputs``
+    would leave it): the misses, row after row, from the secondary stream."""
+    N = Z.shape[1]
+    for r in range(Z.shape[0]):
+        c = ctr[1] + np.uint64(r * N)
+        ctr[3] = fastrng.fill_missed(Z[r], ctr[0], c, MI[r], NM[r], ctr[2], ctr[3], fastrng.KN, fastrng.WN,
+                                     fastrng.FN)
+    ctr[1] += np.uint64(Z.shape[0] * N)
+
+
 #: No replayed inputs (``_SeedRun.advance``): the kernels draw their own.
 _NO_Z = np.empty((0, 1))
 
@@ -786,9 +810,15 @@ def _run_seed(config: Config, seed: int, steps: np.ndarray, spec, weights, recor
     return run.result()
 
 
-#: Doubles per input buffer of a pipelined seed (4 MiB: the draws of about a millisecond, so that
-#: handing a buffer from one thread to the other costs little).
-PIPELINE_BUFFER = 1 << 19
+#: Doubles per input buffer of a pipelined seed (8 MiB: the draws of a few milliseconds, so that
+#: handing a buffer from one thread to the other costs little; larger ones run slower, measured
+#: at N = 7000, K = 4).
+PIPELINE_BUFFER = 1 << 20
+#: Doubles per share of a buffer's first two draw passes that a thread takes at a time.
+PIPELINE_SHARE = 1 << 17
+#: Buffers a run must fill at least to be pipelined (shorter ones run faster alone than they take
+#: to allocate the buffers).
+PIPELINE_MIN_BUFFERS = 16
 
 
 def replays_inputs(config: Config) -> bool:
@@ -798,57 +828,147 @@ def replays_inputs(config: Config) -> bool:
     return config.default_recipe and resolve(config).activation.code >= 0
 
 
+class _Fill:
+    """One input buffer of a pipelined seed: the z of the steps b S, b S + 1, ..., its rows'
+    misses (``_draw_rows_main``), the shares of its first two draw passes taken and done, and
+    whether its last pass is done."""
+
+    def __init__(self, S: int, N: int, share: int):
+        self.Z = np.empty((S, N))
+        self.MI = np.empty((S, N), dtype=np.int64)
+        self.NM = np.empty(S, dtype=np.int64)
+        self.share = share
+        self.b = -1        # the buffer it holds, -1 while free
+        self.rows = 0
+        self.taken = self.done = self.shares = 0
+        self.missed = False
+
+    def hold(self, b: int, rows: int) -> None:
+        self.b, self.rows, self.taken, self.done, self.missed = b, rows, 0, 0, False
+        self.shares = -(-rows // self.share)
+
+
 def _run_seed_pipelined(config: Config, seed: int, steps: np.ndarray, spec, weights, record_weights: bool,
                         cancel: threading.Event, tick) -> dict:
-    """``_run_seed`` on two threads: one draws the seed's z into two buffers in turn
-    (``buffer_rows(N, PIPELINE_BUFFER)`` steps each), the other replays them through the steps
-    (``_SeedRun.replay``), as ``simulate_shared`` does.  The same bits as ``_run_seed``; the draws, most of a step at small
-    K, overlap the rest of it."""
-    run = _SeedRun(config, seed, steps, spec, weights, record_weights, tick)
+    """``_run_seed`` on two threads, with the same bits.  The seed's z are drawn into buffers of
+    ``buffer_rows(N, PIPELINE_BUFFER)`` steps, three in turn.  A buffer's first two draw passes
+    (the hashes and the ziggurat's rectangles, ``_draw_rows_main``) depend only on where they
+    are in the stream, so they are cut into shares that either thread takes.  The last pass (the
+    ~1.3 % of draws that miss the rectangles, from the secondary stream, ``_draw_rows_missed``)
+    runs buffer after buffer, by whichever thread finds the next buffer's shares done; the
+    stepping thread replays each buffer in turn (``_SeedRun.replay``).  The other thread fills
+    buffers ahead; the stepping thread helps with the buffer it needs next (or, while its last
+    share is being drawn, the one after), so the two share the draws, most of a step at small K."""
     N = config.N
     S = buffer_rows(N, PIPELINE_BUFFER)
-    total, ctr = int(steps[-1]), _state(normal_keys(seed, "inputs"))
-    free, full = queue.Queue(), queue.Queue()
-    for _ in range(2):
-        free.put(np.empty((S, N)))
+    share = max(1, PIPELINE_SHARE // N)
+    total = int(steps[-1])
+    n_buf = -(-total // S)
+    if n_buf < PIPELINE_MIN_BUFFERS:
+        return _run_seed(config, seed, steps, spec, weights, record_weights, cancel, tick)
+    run = _SeedRun(config, seed, steps, spec, weights, record_weights, tick)
+    ctr = _state(normal_keys(seed, "inputs"))  # its secondary counter: the last pass's, in order
+    key = ctr[0]
+    fills = [_Fill(S, N, share) for _ in range(3)]
+    cv = threading.Condition()
     stop, failed = threading.Event(), []
+    last = {"next": 0, "busy": False}  # the buffer whose last pass is next, and whether it runs
+
+    def finish() -> bool:
+        """Run the last pass of as many buffers in a row as have their shares done; False if
+        there was none to run."""
+        ran = False
+        while True:
+            with cv:
+                f = fills[last["next"] % 3]
+                if last["busy"] or f.b != last["next"] or f.done < f.shares:
+                    return ran
+                last["busy"] = ran = True
+            ok = False
+            try:
+                _draw_rows_missed(f.Z[:f.rows], f.MI, f.NM, ctr)
+                ok = True
+            finally:
+                with cv:
+                    if ok:
+                        f.missed = True
+                        last["next"] += 1
+                    last["busy"] = False
+                    cv.notify_all()
+
+    def work(f: _Fill) -> bool:
+        """Take and do one share of f's first passes; False when none is left."""
+        with cv:
+            if f.taken == f.shares:
+                return False
+            k = f.taken
+            f.taken += 1
+        r0 = k * f.share
+        _draw_rows_main(f.Z, r0, min(r0 + f.share, f.rows), key, np.uint64(f.b * S * N), f.MI, f.NM)
+        with cv:
+            f.done += 1
+            cv.notify_all()
+        return True
 
     def produce():
         try:
-            for b0 in range(0, total, S):
-                while True:
-                    try:
-                        Z = free.get(timeout=0.1)
-                        break
-                    except queue.Empty:
+            for b in range(n_buf):
+                f = fills[b % 3]
+                while True:  # ahead of the stepping thread: run the last passes meanwhile
+                    with cv:
                         if stop.is_set():
                             return
-                if stop.is_set():
-                    return
-                _draw_inputs(Z, ctr)
-                full.put((b0, Z))
+                        if f.b == -1:
+                            f.hold(b, min(S, total - b * S))
+                            cv.notify_all()
+                            break
+                    if not finish():
+                        with cv:
+                            if f.b != -1 and not stop.is_set():
+                                cv.wait(0.1)
+                while not stop.is_set() and work(f):
+                    pass
         except BaseException as e:  # noqa: BLE001 - handed to the stepping thread
             failed.append(e)
+            with cv:
+                cv.notify_all()
 
     producer = threading.Thread(target=produce, name="twolayer-draws", daemon=True)
     producer.start()
     try:
-        while not run.finished:
-            while True:
+        for b in range(n_buf):
+            if run.finished:
+                break
+            f, ahead = fills[b % 3], fills[(b + 1) % 3]
+            while True:  # help with the buffer needed next, or while it is being finished, the one after
                 if cancel.is_set():
                     raise _Cancelled
-                try:
-                    b0, Z = full.get(timeout=0.1)
-                    break
-                except queue.Empty:
-                    if failed:
-                        raise failed[0]
+                if failed:
+                    raise failed[0]
+                with cv:
+                    if f.b == b and f.missed:
+                        break
+                    ready = f.b == b and f.done == f.shares
+                    mine = f if f.b == b and f.taken < f.shares else None
+                    if mine is None and ahead.b == b + 1 and ahead.taken < ahead.shares:
+                        mine = ahead
+                if ready and finish():
+                    continue
+                if not ready and mine is not None and work(mine):
+                    continue
+                with cv:
+                    if not (f.b == b and f.missed):
+                        cv.wait(0.1)
             if cancel.is_set():
                 raise _Cancelled
-            run.replay(Z, b0)
-            free.put(Z)
+            run.replay(f.Z[:f.rows], b * S)
+            with cv:
+                f.b = -1
+                cv.notify_all()
     finally:
         stop.set()
+        with cv:
+            cv.notify_all()
         producer.join()
     return run.result()
 
@@ -870,9 +990,11 @@ def simulate(config: Config, alpha, *, seeds=(0,), inputs=None, weights=None, wo
     inputs : an input specification of ``twolayer.data.inputs`` (default ``GaussianInputs()``)
     weights : optional (J, B) to start every seed from (then seeds only drive the inputs)
     workers : threads (default: this machine's cores); seeds run in parallel on min(#seeds,
-        workers) of them, and with at least twice as many as seeds (one seed on two cores) each
-        seed draws its inputs on a thread of its own while it steps on another (fresh Gaussian
-        inputs, constant eta, batch 1, a built-in activation); the results do not depend on it
+        workers) of them, and where there are at least two threads per seed (a seed alone on two
+        cores, or the seeds left over after the last full round, e.g. the 15th of 15 on two)
+        each such seed runs on two threads that share its draws (``_run_seed_pipelined``; fresh
+        Gaussian inputs, constant eta, batch 1, a built-in activation); the results do not
+        depend on it
     progress : ``True`` for a bar on stderr that ticks on alpha, or a tqdm-like object
     record_weights : keep J at every grid point (``info["J"]``, shape (S, P, K, N)) and the
         teachers (``info["B"]``, (S, M, N))
@@ -936,30 +1058,44 @@ def simulate(config: Config, alpha, *, seeds=(0,), inputs=None, weights=None, wo
 
     cancel = threading.Event()
     try:
-        # twice the threads of the seeds: each seed draws its inputs on a thread of its own
-        pipelined = workers >= 2 * len(seeds) and isinstance(spec, GaussianInputs) and replays_inputs(config)
-        one = _run_seed_pipelined if pipelined else _run_seed
-        if workers == 1 or len(seeds) == 1:
-            rows = [one(config, s, steps, spec, weights, record_weights, cancel, tick) for s in seeds]
-        else:
-            with ThreadPoolExecutor(min(workers, len(seeds))) as pool:
-                futs = [pool.submit(one, config, s, steps, spec, weights, record_weights, cancel, tick)
-                        for s in seeds]
-                try:
-                    while True:  # a timeout, so that Ctrl-C reaches this thread promptly
-                        done, pending = wait(futs, timeout=0.1, return_when=FIRST_EXCEPTION)
-                        if not pending or any(f.exception() is not None for f in done):
-                            break
-                finally:
-                    cancel.set()  # stops the other seeds within one chunk (no-op when all are done)
-            errors = [f.exception() for f in futs if f.exception() is not None]
-            real = [e for e in errors if not isinstance(e, _Cancelled)]
-            if real:
-                raise real[0]
-            rows = [f.result() for f in futs]
+        # seeds run on the threads in rounds of ``workers``; with at least two threads per seed
+        # (a seed alone, or the seeds left over by the last round) each seed runs on two
+        # (``_run_seed_pipelined``), where the inputs allow it
+        can_pipe = isinstance(spec, GaussianInputs) and replays_inputs(config) and workers >= 2
+        n_tail = len(seeds) % workers if len(seeds) > workers else len(seeds)
+        if not (can_pipe and workers >= 2 * n_tail):
+            n_tail = 0
+        bulk, tail = seeds[:len(seeds) - n_tail], seeds[len(seeds) - n_tail:]
+        rows = _run_seeds(_run_seed, bulk, workers, config, steps, spec, weights, record_weights, cancel, tick)
+        rows += _run_seeds(_run_seed_pipelined, tail, workers // 2, config, steps, spec, weights, record_weights,
+                           cancel, tick)
     finally:
         bar.close()
     return _trajectory(config, alpha, seeds, rows, record_weights)
+
+
+def _run_seeds(one, seeds, workers: int, config, steps, spec, weights, record_weights: bool, cancel, tick) -> list:
+    """``one(config, seed, ...)`` for every seed, on min(#seeds, workers) threads; the first
+    error stops the other seeds (within one chunk) and is raised."""
+    if workers <= 1 or len(seeds) <= 1:
+        return [one(config, s, steps, spec, weights, record_weights, cancel, tick) for s in seeds]
+    with ThreadPoolExecutor(min(workers, len(seeds))) as pool:
+        futs = [pool.submit(one, config, s, steps, spec, weights, record_weights, cancel, tick) for s in seeds]
+        ok = False
+        try:
+            while True:  # a timeout, so that Ctrl-C reaches this thread promptly
+                done, pending = wait(futs, timeout=0.1, return_when=FIRST_EXCEPTION)
+                if not pending or any(f.exception() is not None for f in done):
+                    break
+            ok = not pending and all(f.exception() is None for f in done)
+        finally:
+            if not ok:
+                cancel.set()  # stops the other seeds within one chunk
+    errors = [f.exception() for f in futs if f.exception() is not None]
+    real = [e for e in errors if not isinstance(e, _Cancelled)]
+    if real:
+        raise real[0]
+    return [f.result() for f in futs]
 
 
 def _trajectory(config: Config, alpha, seeds, rows, record_weights: bool) -> Trajectory:
