@@ -95,20 +95,30 @@ def test_sgd_tasks_sharing_their_inputs_equal_single_runs(serial):
 
 
 def test_units_group_sgd_tasks_by_seed_and_n():
-    from twolayer.sweeps import Task, units
+    from twolayer.sweeps import Task, unit_seconds, units
 
     a = (1.0, 2.0)
     sgd = [Task(c, s, "sgd", a) for s in (0, 1) for c in _grid()]
     other = [Task(BASE.replace(N=64), 0, "sgd", a), Task(BASE, 0, "ode", a),
              Task(BASE.replace(schedule="cosine:10"), 0, "sgd", a)]
     got = units(sgd + other, 2)
-    assert [len(u) for u in got] == [4, 4, 1, 1, 1]  # (32, 0), (32, 1), (64, 0), the ODE, the schedule
-    assert {t.seed for t in got[0]} == {0} and {t.seed for t in got[1]} == {1}
+    # largest first (unit_seconds): the ODE, (64, 0), (32, 0), (32, 1), the schedule
+    assert [len(u) for u in got] == [1, 1, 4, 4, 1]
+    assert [u[0].method for u in got] == ["ode", "sgd", "sgd", "sgd", "sgd"] and got[1][0].config.N == 64
+    assert {t.seed for t in got[2]} == {0} and {t.seed for t in got[3]} == {1}
     assert sorted(t.key for u in got for t in u) == sorted(t.key for t in sgd + other)
+    secs = [unit_seconds(u) for u in got]
+    assert secs == sorted(secs, reverse=True)
     # one seed on two processes: the group is halved rather than leave a core idle
     assert [len(u) for u in units(sgd[:4], 2)] == [2, 2]
     assert [len(u) for u in units(sgd[:4], 1)] == [4]
     assert [len(u) for u in units(sgd[:3], 8)] == [1, 1, 1]
+    # three seeds on two processes: one seed's group is halved (its draws made twice), so that
+    # both processes finish together (estimated 4 + 2 runs each instead of 8 and 4)
+    three = [Task(c, s, "sgd", a) for s in (0, 1, 2) for c in _grid()]
+    got = units(three, 2)
+    assert [len(u) for u in got] == [4, 4, 2, 2] and [len({t.seed for t in u}) for u in got] == [1, 1, 1, 1]
+    assert sorted(t.key for u in got for t in u) == sorted(t.key for t in three)
 
 
 def test_a_lone_ode_task_uses_the_idle_cores_with_the_same_bits(client, tmp_path):

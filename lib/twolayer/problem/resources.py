@@ -19,7 +19,8 @@ from dataclasses import dataclass
 from .checks import check_float
 from .errors import BudgetError
 
-__all__ = ["Budget", "check_budget", "physical_memory", "sgd_estimate", "ode_estimate"]
+__all__ = ["Budget", "check_budget", "physical_memory", "sgd_estimate", "sgd_draw_seconds", "sgd_step_seconds",
+           "ode_estimate"]
 
 GiB = 1024.0**3
 
@@ -75,8 +76,22 @@ def sgd_estimate(N: int, K: int, M: int, steps_total: float, points: int, seeds:
     per_point = (K * K + K * M + M * M + 2 * K + 1) * 8.0
     mem = (workers * (3 * (K + M) * N + 4 * N) * 8.0 + seeds * points * per_point
            + (seeds * points * K * N * 8.0 if record_weights else 0.0) + 64e6)
-    step_seconds = 1.0e-9 * (3.0 * N + 1.2 * (2 * K + M) * N)
+    step_seconds = sgd_draw_seconds(N) + sgd_step_seconds(N, K, M)
     return mem, steps_total * step_seconds / max(1, workers)
+
+
+def sgd_draw_seconds(N: int) -> float:
+    """Seconds to draw the N normals of one SGD input (about 1.9 ns each on the reference
+    machines, ``benchmarks/README.md``): shared by the runs that replay one seed's inputs
+    (``engines.sgd.simulate_shared``)."""
+    return 1.9e-9 * N
+
+
+def sgd_step_seconds(N: int, K: int, M: int) -> float:
+    """Seconds of one SGD step besides its draws (the products and the update): measured
+    0.45-1.0 ns per input coordinate for K = M = 1 to 4 and 1.9 ns at K = M = 8, N = 512-4096;
+    an over-estimate for the blocked wide layers (K = M = 40: 5.7 µs against 2.9 µs at N = 512)."""
+    return 1e-9 * N * (0.3 + 0.07 * (2 * K + M)) + 5e-8
 
 
 #: Integration steps of a typical block-ODE curve (the step grows with alpha: about log(alpha)).
