@@ -348,8 +348,8 @@ def _flow0(s, Gt, h, rt, qt, a0, e0, ea, p1a, fk, rn, qn, X, g0, g1):
         for n in range(M):
             for g in range(g0, g1):
                 rn[a, n, g] = ea[a, g] * rt[a, n, g] + h * p1a[a, g] * a0[a, n, g]
-    for a in range(K):
-        for b in range(K):
+    for b in range(K):  # b outside: rt[b] and a0[b] stay in cache for every a (same sums)
+        for a in range(K):
             for g in range(g0, g1):
                 qn[a, b, g] = fk[0, a, b, g] * qt[a, b, g] + h * fk[1, a, b, g] * e0[a, b, g]
                 X[a, b, g] = 0.0
@@ -381,8 +381,8 @@ def _flow1(s, Gt, h, a1, e1, p2a, fk, rn, qn, X, g0, g1):
         for n in range(M):
             for g in range(g0, g1):
                 rn[a, n, g] = h * h * p2a[a, g] * a1[a, n, g]
-    for a in range(K):
-        for b in range(K):
+    for b in range(K):  # b outside: a1[b] stays in cache for every a (same sums)
+        for a in range(K):
             for g in range(g0, g1):
                 qn[a, b, g] = h2 * fk[2, a, b, g] * e1[a, b, g]
                 X[a, b, g] = 0.0
