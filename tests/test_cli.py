@@ -12,6 +12,7 @@ import csv
 import json
 import math
 import os
+import select
 import signal
 import subprocess
 import sys
@@ -389,15 +390,24 @@ def test_ctrl_c_stops_within_a_second(tmp_path):
                           capture_output=True, text=True, env=env, timeout=300)
     assert warm.returncode == 0, warm.stderr
     p = subprocess.Popen([sys.executable, "-m", "twolayer", "run", "--N", "1024", "--seeds", "4", "--alpha-max",
-                          "2000", "--out", str(tmp_path / "c.csv")], stderr=subprocess.PIPE, text=True, env=env,
+                          "2000", "--progress", "--out", str(tmp_path / "c.csv")], stderr=subprocess.PIPE, env=env,
                          # a shell that starts jobs in the background (CI runners, nohup, &) leaves SIGINT
                          # ignored in its children; a user's terminal does not: restore the default
                          preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
-    time.sleep(6)  # imports, JIT cache loading, then the runs are under way
+    # the progress bar appears on stderr once the runs start (after the imports and the JIT
+    # cache, which take longer on a loaded machine); then a little more, so that they are under way
+    first = b""
+    deadline = time.monotonic() + 120
+    while not first and time.monotonic() < deadline and p.poll() is None:
+        if select.select([p.stderr], [], [], 0.5)[0]:
+            first = os.read(p.stderr.fileno(), 4096)
+    assert first, "the run printed no progress within 120 s"
+    time.sleep(1)
     t0 = time.perf_counter()
     p.send_signal(signal.SIGINT)
-    _, err = p.communicate(timeout=30)
+    _, rest = p.communicate(timeout=30)
     assert time.perf_counter() - t0 < 1.5
+    err = (first + rest).decode()
     assert p.returncode == 130 and "interrupted" in err and "Traceback" not in err
     assert not (tmp_path / "c.csv").exists()
 

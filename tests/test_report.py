@@ -34,7 +34,8 @@ def test_tex_labels_become_unicode_text():
     cases = {"$\\epsilon_g$": "ε_g", "$\\sigma\\,\\alpha_{\\rm esc}$": "σ α_esc",
              "$R^{(k)}$": "R⁽ᵏ⁾", "$Q^{(3)}_{11}$": "Q⁽³⁾₁₁", "$N_l^*$ exponent": "Nₗ* exponent",
              "$\\max|\\Delta \\ln \\epsilon_g|$": "max|Δ ln ε_g|", "fit ± sem": "fit ± sem",
-             "$\\langle\\lambda^2\\rangle$": "⟨λ²⟩"}
+             "$\\langle\\lambda^2\\rangle$": "⟨λ²⟩", "$\\hat\\epsilon_g$": "ε\u0302_g",
+             "$\\bar{x}$ and $\\tilde{\\alpha}^2$": "x\u0304 and α\u0303²", "$\\hat{ab}$": "hat(ab)"}
     for tex, text in cases.items():
         assert report.tex_text(tex) == text
     with pytest.raises(ValueError, match="unmatched"):

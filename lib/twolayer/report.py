@@ -68,6 +68,10 @@ _TEX_WORDS = {
     "min": " min ", "xi": "ξ", "in": "∈", "nu": "ν", "kappa": "κ", "theta": "θ", "phi": "φ",
     "omega": "ω", "Gamma": "Γ", "Lambda": "Λ", "pi": "π", "chi": "χ", "zeta": "ζ", "psi": "ψ", "mid": "|", ",": " ", ";": " ", "!": "", " ": " ", "%": "%", "_": "_",
 }
+#: Accents, as the combining character after a one-character argument (``\hat\epsilon`` ->
+#: ε̂); a longer argument is written ``hat(...)``.
+_TEX_ACCENTS = {"hat": "\u0302", "widehat": "\u0302", "bar": "\u0304", "overline": "\u0304",
+                "tilde": "\u0303", "widetilde": "\u0303", "dot": "\u0307", "vec": "\u20d7"}
 _TEX_DROP = {"rm", "mathrm", "text", "mathit", "mathbf", "operatorname", "left", "right", "big",
              "Big", "bigl", "bigr", "Bigl", "Bigr", "displaystyle"}
 _E_NOTATION = re.compile(r"(?<![\w.])(-?\d+(?:\.\d+)?)e([+-]?)0*(\d+)(?![\w.])")
@@ -109,8 +113,8 @@ def tex_text(label: str) -> str:
     Parameters
     ----------
     label : text with inline math between single dollars (a handful of TeX commands: Greek
-        letters, ``\\pm``, ``\\times``, ``\\cdot``, ``\\le``, ``\\ln``, ``\\rm{}``, sub- and
-        superscripts)
+        letters, ``\\pm``, ``\\times``, ``\\cdot``, ``\\le``, ``\\ln``, ``\\rm{}``, accents such as
+        ``\\hat``, sub- and superscripts)
 
     Returns
     -------
@@ -134,7 +138,12 @@ def _tex_math_text(tex: str) -> str:
         if c == "\\":
             m = re.match(r"\\([A-Za-z]+|.)", tex[i:])
             i += len(m.group(0))
-            if m.group(1) not in _TEX_DROP:
+            if m.group(1) in _TEX_ACCENTS:
+                body, i = _tex_group(tex, i)
+                body = _tex_math_text(body)
+                mark = m.group(1).replace("wide", "").replace("overline", "bar")
+                out.append(body + _TEX_ACCENTS[m.group(1)] if len(body) == 1 else f"{mark}({body})")
+            elif m.group(1) not in _TEX_DROP:
                 out.append(_TEX_WORDS.get(m.group(1), m.group(1)))
         elif c in "_^":
             body, i = _tex_group(tex, i + 1)
